@@ -1,0 +1,87 @@
+"""Hugging Face checkpoint folder -> engine Transformer + tokenizer.
+
+The checkpoint layout is converted once here (fused q/k/v and gate/up, GPT-2's
+Conv1D weights transposed), never per step."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .model import ModelArgs, Transformer
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    files = sorted(folder.glob("*.safetensors"))
+    if files:
+        sd = {}
+        for f in files:
+            sd.update(load_file(f))
+        return sd
+    bins = sorted(folder.glob("pytorch_model*.bin"))
+    if not bins:
+        raise FileNotFoundError(f"no *.safetensors or pytorch_model*.bin in {folder}")
+    sd = {}
+    for f in bins:
+        sd.update(torch.load(f, map_location="cpu", weights_only=True))
+    return sd
+
+
+def _llama_state(sd: dict, a: ModelArgs) -> dict:
+    g = lambda k: sd[f"model.{k}"]  # noqa: E731
+    out = {"tok_embeddings.weight": g("embed_tokens.weight"), "norm.weight": g("norm.weight")}
+    out["output.weight"] = sd.get("lm_head.weight", out["tok_embeddings.weight"]) if not a.tie_embeddings else out["tok_embeddings.weight"]
+    for i in range(a.n_layer):
+        p, q = f"layers.{i}.", f"layers.{i}."
+        out[q + "attention.wqkv.weight"] = torch.cat([g(p + f"self_attn.{n}_proj.weight") for n in "qkv"])
+        out[q + "attention.wo.weight"] = g(p + "self_attn.o_proj.weight")
+        out[q + "feed_forward.w13.weight"] = torch.cat([g(p + "mlp.gate_proj.weight"), g(p + "mlp.up_proj.weight")])
+        out[q + "feed_forward.w2.weight"] = g(p + "mlp.down_proj.weight")
+        out[q + "attention_norm.weight"] = g(p + "input_layernorm.weight")
+        out[q + "ffn_norm.weight"] = g(p + "post_attention_layernorm.weight")
+    return out
+
+
+def _gpt2_state(sd: dict, a: ModelArgs) -> dict:
+    sd = {k.removeprefix("transformer."): v for k, v in sd.items()}
+    out = {"tok_embeddings.weight": sd["wte.weight"], "pos_embeddings.weight": sd["wpe.weight"],
+           "norm.weight": sd["ln_f.weight"], "norm.bias": sd["ln_f.bias"], "output.weight": sd["wte.weight"]}
+    for i in range(a.n_layer):
+        p, q = f"h.{i}.", f"layers.{i}."
+        # GPT-2 stores Conv1D weights as [in, out]; Linear wants [out, in].
+        for src, dst in (("attn.c_attn", "attention.wqkv"), ("attn.c_proj", "attention.wo"),
+                         ("mlp.c_fc", "feed_forward.w1"), ("mlp.c_proj", "feed_forward.w2")):
+            out[q + dst + ".weight"] = sd[p + src + ".weight"].t()
+            out[q + dst + ".bias"] = sd[p + src + ".bias"]
+        for src, dst in (("ln_1", "attention_norm"), ("ln_2", "ffn_norm")):
+            out[q + dst + ".weight"] = sd[p + src + ".weight"]
+            out[q + dst + ".bias"] = sd[p + src + ".bias"]
+    return out
+
+
+def load_model(folder: Path, device: str = "auto", dtype: str = "float32") -> Transformer:
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    args = ModelArgs.from_hf(cfg)
+    sd = read_state_dict(folder)
+    state = _gpt2_state(sd, args) if args.arch == "gpt2" else _llama_state(sd, args)
+    with torch.device("meta"):
+        model = Transformer(args)
+    model.load_state_dict({k: v.contiguous() for k, v in state.items()}, strict=True, assign=True)
+    return model.to(device=pick_device(device), dtype=DTYPES[dtype]).eval().requires_grad_(False)
+
+
+def load_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)

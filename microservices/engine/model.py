@@ -1,0 +1,243 @@
+"""A decoder-only transformer for serving: Llama-family and GPT-2 layouts.
+
+In the spirit of gpt-fast: plain modules, plain tensors. What serving needs and
+a training model does not:
+  * a slot-based KV cache allocated once (`setup_cache`), where row b of a
+    batch reads and writes cache slot b at its own position;
+  * per-row positions, so sequences of different lengths decode together;
+  * batched multi-LoRA: each row names an adapter (0 = none) and the low-rank
+    deltas of every loaded adapter are applied in one pass (see LoRABank).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class ModelArgs:
+    arch: str  # "llama" | "gpt2"
+    vocab_size: int
+    n_layer: int
+    n_head: int
+    n_kv_head: int
+    dim: int
+    intermediate: int
+    head_dim: int
+    norm_eps: float = 1e-5
+    rope_base: float = 10000.0
+    max_pos: int = 2048
+    tie_embeddings: bool = True
+
+    @classmethod
+    def from_hf(cls, cfg: dict) -> "ModelArgs":
+        mt = cfg.get("model_type")
+        if mt == "gpt2":
+            d = cfg["n_embd"]
+            return cls(arch="gpt2", vocab_size=cfg["vocab_size"], n_layer=cfg["n_layer"], n_head=cfg["n_head"],
+                       n_kv_head=cfg["n_head"], dim=d, intermediate=cfg.get("n_inner") or 4 * d,
+                       head_dim=d // cfg["n_head"], norm_eps=cfg.get("layer_norm_epsilon", 1e-5),
+                       max_pos=cfg["n_positions"], tie_embeddings=True)
+        if mt in ("llama", "mistral", "qwen2"):
+            d, h = cfg["hidden_size"], cfg["num_attention_heads"]
+            rope = cfg.get("rope_parameters") or {}
+            if rope.get("rope_type", "default") != "default" or cfg.get("rope_scaling"):
+                raise ValueError(f"rope scaling {rope.get('rope_type')!r} is not supported")
+            return cls(arch="llama", vocab_size=cfg["vocab_size"], n_layer=cfg["num_hidden_layers"], n_head=h,
+                       n_kv_head=cfg.get("num_key_value_heads", h), dim=d, intermediate=cfg["intermediate_size"],
+                       head_dim=cfg.get("head_dim") or d // h, norm_eps=cfg.get("rms_norm_eps", 1e-5),
+                       rope_base=rope.get("rope_theta", cfg.get("rope_theta", 10000.0)),
+                       max_pos=cfg.get("max_position_embeddings", 2048),
+                       tie_embeddings=cfg.get("tie_word_embeddings", False))
+        raise ValueError(f"model_type {mt!r} is not supported (llama, mistral, qwen2, gpt2 are)")
+
+
+class KVCache(nn.Module):
+    """One layer's keys and values: [slots, kv_heads, max_seq, head_dim]."""
+
+    def __init__(self, slots: int, n_kv_head: int, max_seq: int, head_dim: int, dtype: torch.dtype):
+        super().__init__()
+        shape = (slots, n_kv_head, max_seq, head_dim)
+        self.register_buffer("k", torch.zeros(shape, dtype=dtype), persistent=False)
+        self.register_buffer("v", torch.zeros(shape, dtype=dtype), persistent=False)
+
+    def update(self, rows: Tensor, pos: Tensor, k: Tensor, v: Tensor) -> None:
+        # rows [B], pos [B, T]; k, v [B, kv_heads, T, head_dim]
+        b, t = pos.shape
+        r = rows[:, None].expand(b, t)
+        self.k[r, :, pos] = k.transpose(1, 2)
+        self.v[r, :, pos] = v.transpose(1, 2)
+
+
+class LoRABank(nn.Module):
+    """The LoRA deltas of every loaded adapter for one (possibly fused) linear.
+
+    A is [in, n_adapters * r] and B is [n_adapters * r, out] (scaling folded
+    in); for a fused projection B is block-diagonal over the fused parts. A
+    row's delta is x @ A, masked to its adapter's r columns, @ B: one pair of
+    matmuls for a batch that mixes any number of adapters."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.rank = 0  # columns per adapter (uniform across adapters)
+        self.A: Tensor | None = None
+        self.B: Tensor | None = None
+
+    def forward(self, x: Tensor, onehot: Tensor) -> Tensor:
+        # onehot [B, 1, n_adapters]: which adapter each row uses (all zero = base)
+        return ((x @ self.A) * onehot.repeat_interleave(self.rank, -1)) @ self.B
+
+
+class Linear(nn.Linear):
+    def __init__(self, i: int, o: int, bias: bool):
+        super().__init__(i, o, bias=bias)
+        self.lora = LoRABank(i, o)
+
+    def forward(self, x: Tensor, lora: Tensor | None = None) -> Tensor:
+        y = F.linear(x, self.weight, self.bias)
+        if lora is not None and self.lora.A is not None:
+            y = y + self.lora(x, lora)
+        return y
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+class Attention(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.a = a
+        bias = a.arch == "gpt2"
+        self.wqkv = Linear(a.dim, (a.n_head + 2 * a.n_kv_head) * a.head_dim, bias)
+        self.wo = Linear(a.n_head * a.head_dim, a.dim, bias)
+        self.cache: KVCache | None = None
+
+    def forward(self, x, rows, pos, mask, rope, lora) -> Tensor:
+        a = self.a
+        b, t, _ = x.shape
+        q, k, v = self.wqkv(x, lora).split([a.n_head * a.head_dim, a.n_kv_head * a.head_dim, a.n_kv_head * a.head_dim], -1)
+        q = q.view(b, t, a.n_head, a.head_dim).transpose(1, 2)
+        k = k.view(b, t, a.n_kv_head, a.head_dim).transpose(1, 2)
+        v = v.view(b, t, a.n_kv_head, a.head_dim).transpose(1, 2)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
+        self.cache.update(rows, pos, k, v)
+        span = mask.shape[-1]  # keys 0..span-1 cover every row's positions
+        if rows.numel() == 1:
+            r = int(rows[0])
+            keys, vals = self.cache.k[r:r + 1, :, :span], self.cache.v[r:r + 1, :, :span]
+        else:  # the scheduler keeps running rows in one contiguous block of slots
+            lo = int(rows[0])
+            keys, vals = self.cache.k[lo:lo + b, :, :span], self.cache.v[lo:lo + b, :, :span]
+        y = F.scaled_dot_product_attention(q, keys, vals, attn_mask=mask, enable_gqa=a.n_kv_head != a.n_head)
+        return self.wo(y.transpose(1, 2).reshape(b, t, a.n_head * a.head_dim), lora)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.arch = a.arch
+        if a.arch == "gpt2":
+            self.w1 = Linear(a.dim, a.intermediate, True)
+            self.w2 = Linear(a.intermediate, a.dim, True)
+        else:  # gate and up projections fused into one matrix
+            self.w13 = Linear(a.dim, 2 * a.intermediate, False)
+            self.w2 = Linear(a.intermediate, a.dim, False)
+
+    def forward(self, x: Tensor, lora) -> Tensor:
+        if self.arch == "gpt2":
+            return self.w2(F.gelu(self.w1(x, lora), approximate="tanh"), lora)
+        gate, up = self.w13(x, lora).chunk(2, -1)
+        return self.w2(F.silu(gate) * up, lora)
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        norm = (lambda: nn.LayerNorm(a.dim, eps=a.norm_eps)) if a.arch == "gpt2" else (lambda: RMSNorm(a.dim, a.norm_eps))
+        self.attention_norm, self.ffn_norm = norm(), norm()
+        self.attention = Attention(a)
+        self.feed_forward = FeedForward(a)
+
+    def forward(self, x, rows, pos, mask, rope, lora) -> Tensor:
+        h = x + self.attention(self.attention_norm(x), rows, pos, mask, rope, lora)
+        return h + self.feed_forward(self.ffn_norm(h), lora)
+
+
+class Transformer(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.args = a
+        self.tok_embeddings = nn.Embedding(a.vocab_size, a.dim)
+        self.pos_embeddings = nn.Embedding(a.max_pos, a.dim) if a.arch == "gpt2" else None
+        self.layers = nn.ModuleList(TransformerBlock(a) for _ in range(a.n_layer))
+        self.norm = nn.LayerNorm(a.dim, eps=a.norm_eps) if a.arch == "gpt2" else RMSNorm(a.dim, a.norm_eps)
+        self.output = nn.Linear(a.dim, a.vocab_size, bias=False)
+        self.rope_cache: Tensor | None = None
+        self.max_seq = 0
+        self.slots = 0
+
+    def setup_cache(self, slots: int, max_seq: int) -> None:
+        a = self.args
+        if a.arch == "gpt2":
+            max_seq = min(max_seq, a.max_pos)
+        self.slots, self.max_seq = slots, max_seq
+        dtype = self.output.weight.dtype
+        device = self.output.weight.device
+        for layer in self.layers:
+            layer.attention.cache = KVCache(slots, a.n_kv_head, max_seq, a.head_dim, dtype).to(device)
+        if a.arch == "llama":
+            self.rope_cache = rope_table(max_seq, a.head_dim, a.rope_base).to(device)
+
+    def forward(self, tokens: Tensor, rows: Tensor, pos: Tensor, mask: Tensor,
+                lora: Tensor | None = None, last_only: bool = True) -> Tensor:
+        """tokens, pos [B, T]; rows [B] cache slots (one contiguous block);
+        mask [B, 1, T, span] bool, True where a query may attend; lora
+        [B, 1, n_adapters] one-hot adapter choice or None (base model only).
+        Returns logits [B, V] (last position) or [B, T, V]."""
+        x = self.tok_embeddings(tokens)
+        rope = None
+        if self.pos_embeddings is not None:
+            x = x + self.pos_embeddings(pos)
+        else:
+            rope = self.rope_cache[pos]  # [B, T, head_dim // 2, 2]
+        for layer in self.layers:
+            x = layer(x, rows, pos, mask, rope, lora)
+        x = self.norm(x[:, -1] if last_only else x)
+        return self.output(x)
+
+
+def rope_table(seq_len: int, head_dim: int, base: float) -> Tensor:
+    freqs = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float64), freqs)
+    return torch.stack([angles.cos(), angles.sin()], -1).float()
+
+
+def apply_rope(x: Tensor, rope: Tensor) -> Tensor:
+    # HF Llama layout: the two halves of head_dim are the (real, imag) pairs.
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    cos = rope[..., 0].unsqueeze(1).to(x.dtype)  # [B, 1, T, half]
+    sin = rope[..., 1].unsqueeze(1).to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+
+
+def attention_mask(starts: Tensor, t: int, span: int) -> Tensor:
+    """[B, 1, t, span] causal mask for rows whose first new token is at
+    position starts[b]: query i may see keys 0 .. starts[b] + i."""
+    q = starts[:, None] + torch.arange(t, device=starts.device)[None, :]  # [B, t]
+    keys = torch.arange(span, device=starts.device)
+    return (keys[None, None, :] <= q[:, :, None]).unsqueeze(1)

@@ -1,0 +1,39 @@
+"""Turn a batch of logits into next tokens, each row with its own parameters.
+
+Temperature, top-k and top-p are applied to the whole batch at once; only the
+final draw loops over rows, because each row has its own random generator (so
+a seeded request gives the same text whoever it shares the batch with)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def sample(logits: Tensor, temperature: Tensor, top_k: Tensor, top_p: Tensor,
+           generators: list[torch.Generator | None]) -> Tensor:
+    """logits [B, V] float; temperature/top_p [B] float; top_k [B] long (0 = off).
+    Rows with temperature 0 are greedy. Returns token ids [B] (long, on CPU)."""
+    logits = logits.float()
+    greedy = temperature <= 0
+    out = logits.argmax(-1)
+    if bool(greedy.all()):
+        return out.cpu()
+    v = logits.shape[-1]
+    k = v if bool((top_k <= 0).any()) else min(int(top_k.max()), v)
+    vals, idx = logits.topk(k, dim=-1)  # sorted, descending
+    vals = vals / temperature.clamp_min(1e-5)[:, None]
+    ranks = torch.arange(k, device=logits.device)[None, :]
+    row_k = torch.where(top_k > 0, top_k.clamp_max(k), torch.full_like(top_k, k))
+    vals = vals.masked_fill(ranks >= row_k[:, None], float("-inf"))
+    probs = vals.softmax(-1)
+    # top-p: keep the smallest prefix whose mass reaches p (always the first token)
+    before = probs.cumsum(-1) - probs
+    probs = probs.masked_fill(before >= top_p[:, None], 0.0)
+    probs = probs.cpu()
+    idx = idx.cpu()
+    out = out.cpu()
+    for i in range(probs.shape[0]):
+        if not greedy[i]:
+            choice = torch.multinomial(probs[i], 1, generator=generators[i])
+            out[i] = idx[i, choice]
+    return out

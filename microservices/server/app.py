@@ -1,0 +1,161 @@
+"""The microservice's ASGI app: `WS /<route>/ws`, `GET /<route>/health`,
+`GET /<route>/info`, `GET /metrics`. Thin: it validates messages and hands
+them to the engine; the engine's events go straight back to the socket."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .. import protocol
+from ..engine.engine import Busy, Params, Request
+from .service import Service
+
+log = logging.getLogger("writeup.server")
+MAX_INFLIGHT_PER_SOCKET = 16
+HEALTH_TIMEOUT_S = 10.0
+
+
+def create_app(service: Service) -> Starlette:
+    engine = service.engine
+
+    def unknown_route(route: str) -> JSONResponse:
+        return JSONResponse({"code": "unknown_model", "message": f"This instance does not serve {route[:64]!r}.",
+                             "routes": sorted(service.models)}, status_code=404)
+
+    async def health(request):
+        route = request.path_params["route"]
+        if route not in service.models:
+            return unknown_route(route)
+        body = {"route": route, "instance": service.instance_id, "device": str(engine.device)}
+        try:
+            ok = await asyncio.wait_for(asyncio.wrap_future(engine.probe()), HEALTH_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return JSONResponse({**body, "status": "stalled", "message": "The engine did not answer a probe in time."}, 503)
+        except Exception as e:  # noqa: BLE001
+            ok, body["message"] = False, f"{type(e).__name__}: {e}"[:300]
+        if engine.fatal is not None or os.environ.get("WRITEUP_FAULT_HEALTH") == "1" or _fault_file(service):
+            # A broken device does not heal; exit so the supervisor restarts us.
+            exit_task = BackgroundTask(_exit_soon) if engine.fatal is not None else None
+            return JSONResponse({**body, "status": "failed", "message": body.get("message", "device error")}, 503,
+                                background=exit_task)
+        if not ok:
+            return JSONResponse({**body, "status": "failed"}, 503)
+        return JSONResponse({**body, "status": "ok"})
+
+    async def info(request):
+        route = request.path_params["route"]
+        m = service.models.get(route)
+        if m is None:
+            return unknown_route(route)
+        return JSONResponse({"route": route, "name": m.name, "genre": m.genre, "instance": service.instance_id,
+                             "limits": m.limits.model_dump(), "context": engine.context})
+
+    async def metrics(request):
+        return Response(generate_latest(engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def compose(ws: WebSocket):
+        await ws.accept()
+        route = ws.path_params["route"]
+        if route not in service.models:
+            await ws.send_json(protocol.ProtocolError("unknown_model", f"This instance does not serve {route[:64]!r}.").as_message())
+            await ws.close(code=4404)
+            return
+        await ComposeSocket(ws, service).run()
+
+    return Starlette(routes=[
+        Route("/metrics", metrics),
+        Route("/{route}/health", health),
+        Route("/{route}/info", info),
+        WebSocketRoute("/{route}/ws", compose),
+    ])
+
+
+class ComposeSocket:
+    """One client socket: many requests in flight, one writer task."""
+
+    def __init__(self, ws: WebSocket, service: Service):
+        self.ws, self.service, self.engine = ws, service, service.engine
+        self.inflight: dict[str, tuple[Request, set[int]]] = {}
+        self.out: asyncio.Queue = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write())
+        try:
+            while True:
+                raw = await self.ws.receive()
+                if raw["type"] == "websocket.disconnect":
+                    break
+                self._handle(raw.get("text") if raw.get("text") is not None else raw.get("bytes"))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for req, _ in self.inflight.values():
+                self.engine.cancel(req)
+            writer.cancel()
+
+    def _handle(self, raw) -> None:
+        try:
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf-8")
+            msg = protocol.parse(protocol.decode(raw), self.service.limits_for)
+        except UnicodeDecodeError:
+            return self.out.put_nowait(protocol.ProtocolError("invalid_json", "The message is not valid UTF-8 JSON.").as_message())
+        except protocol.ProtocolError as e:
+            return self.out.put_nowait(e.as_message())
+        if isinstance(msg, protocol.Cancel):
+            entry = self.inflight.get(msg.id)
+            if entry is None:
+                return self.out.put_nowait(protocol.ProtocolError("unknown_request", f"No request {msg.id!r} is in flight.", msg.id).as_message())
+            return self.engine.cancel(entry[0])
+        if msg.id in self.inflight:
+            return self.out.put_nowait(protocol.ProtocolError("duplicate_id", f"Request {msg.id!r} is already in flight; cancel it or use a new id.", msg.id).as_message())
+        if len(self.inflight) >= MAX_INFLIGHT_PER_SOCKET:
+            return self.out.put_nowait(protocol.ProtocolError("too_many_requests", f"At most {MAX_INFLIGHT_PER_SOCKET} requests may be in flight on one socket.", msg.id).as_message())
+        p = msg.params
+        req = Request(id=msg.id, route=msg.model, prompt=msg.prompt, adapter=self.engine.routes[msg.model],
+                      params=Params(p["max_tokens"], p["temperature"], p["top_k"], p["top_p"], p["n"], p["stop"], p["seed"]),
+                      emit=self._emit)
+        try:
+            self.engine.submit(req)
+        except Busy:
+            return self.out.put_nowait(protocol.ProtocolError("busy", "The model is serving as many requests as it can; retry in a moment.", msg.id).as_message())
+        self.inflight[msg.id] = (req, set(range(p["n"])))
+
+    def _emit(self, event: dict) -> None:  # engine thread
+        self.loop.call_soon_threadsafe(self.out.put_nowait, event)
+
+    async def _write(self) -> None:
+        while True:
+            event = await self.out.get()
+            entry = self.inflight.get(event.get("id"))
+            if entry is not None and event["type"] in ("done", "error"):
+                open_idx = entry[1]
+                open_idx.discard(event.get("index"))
+                if event["type"] == "error" or not open_idx:
+                    del self.inflight[event["id"]]
+            try:
+                await self.ws.send_json(event)
+            except Exception:  # the client is gone; run() cancels the rest
+                return
+
+
+def _fault_file(service: Service) -> bool:
+    """Fault injection for tests and drills: a file named by
+    WRITEUP_FAULT_FILE makes health fail while it exists."""
+    path = os.environ.get("WRITEUP_FAULT_FILE")
+    return bool(path) and os.path.exists(path)
+
+
+async def _exit_soon():
+    await asyncio.sleep(0.2)
+    logging.getLogger("writeup.server").error("device error: exiting so the supervisor restarts this instance")
+    os._exit(3)

@@ -1,0 +1,60 @@
+"""Build the engine for one registry instance: load its base model once,
+attach the LoRA adapters of its genre routes, and remember each route's limits."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .. import weights
+from ..engine import adapters
+from ..engine.engine import Engine
+from ..engine.loader import load_model, load_tokenizer
+from ..engine.metrics import EngineMetrics
+from ..registry import Limits, Model, Registry
+
+log = logging.getLogger("writeup.service")
+
+
+@dataclass
+class Service:
+    instance_id: str
+    engine: Engine
+    models: dict[str, Model]  # route -> registry entry
+
+    def limits_for(self, route: str) -> Limits | None:
+        m = self.models.get(route)
+        return m.limits if m else None
+
+
+def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, threads: int | None = None) -> Service:
+    inst = reg.instance(instance_id)
+    base = reg.base_of(inst.routes[0])
+    folder = weights.model_dir(base)  # WeightsUnavailable with a clear message
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    model = load_model(folder, base.device, base.dtype)
+    tok = load_tokenizer(folder)
+    routes = [reg.models[r] for r in inst.routes]
+    merged = [m for m in routes if m.adapter and m.adapter.merge]
+    if merged:
+        if len(routes) != 1:
+            raise adapters.AdapterError(f"instance {inst.id!r}: a merged adapter route must be the instance's only route")
+        adapters.merge(model, merged[0].resolve(merged[0].adapter.path))
+        index = {merged[0].route: 0}
+    else:
+        lora = [m for m in routes if m.adapter]
+        adapters.install(model, [m.resolve(m.adapter.path) for m in lora])
+        index = {m.route: 0 for m in routes if not m.adapter}
+        index.update({m.route: i + 1 for i, m in enumerate(lora)})
+    lim = base.limits
+    engine = Engine(model, tok, routes=index, max_batch=lim.max_batch, max_queue=lim.max_queue,
+                    context=lim.context, window_step=lim.window_step, prefix_cache_mb=prefix_cache_mb,
+                    metrics=EngineMetrics())
+    engine.n_adapters = max(index.values())
+    log.info("instance %s: %s loaded on %s in %.1f s, routes %s", inst.id, base.route,
+             engine.device, time.perf_counter() - t0, ", ".join(index))
+    return Service(inst.id, engine, {m.route: m for m in routes})
