@@ -1,0 +1,131 @@
+"""Health of the one-machine stack: waits until every service answers, prints
+the URL and a status table, then keeps watching and reports changes.
+
+It runs as the `status` process of the stack's Procfile, so honcho stops the
+whole stack when it gives up (exit 1 after --timeout seconds without health).
+
+    python -m stack.status var/stack.json [--timeout 300] [--once]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+
+import httpx
+import redis
+
+READY_LINE = "writeup is ready at"
+
+
+def _http(url: str, timeout: float = 5.0) -> tuple[bool, str]:
+    try:
+        r = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as e:
+        return False, f"{url}: {type(e).__name__}"
+    return r.status_code == 200, f"{r.url.path} {r.status_code}"
+
+
+def _redis(address: str) -> tuple[bool, str]:
+    host, port = address.rsplit(":", 1)
+    try:
+        redis.Redis(host=host, port=int(port), socket_timeout=2, socket_connect_timeout=2).ping()
+    except redis.RedisError as e:
+        return False, f"{type(e).__name__}"
+    return True, "PING ok"
+
+
+def _haproxy(svc: dict) -> tuple[bool, str]:
+    """Up when HAProxy itself sees every started instance UP in its route pools."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(httpx.get(svc["stats"] + ";csv", timeout=3).text.lstrip("# "))))
+    except httpx.HTTPError as e:
+        return False, f"stats page: {type(e).__name__}"
+    state = {(r["pxname"], r["svname"]): r["status"] for r in rows}
+    want = [(f"route_{route}", iid) for route, ids in svc["servers"].items() for iid in ids]
+    down = [f"{px[6:]}/{sv}" for px, sv in want if state.get((px, sv)) != "UP"]
+    if down:
+        return False, "not yet UP: " + ", ".join(down)
+    return True, f"{len(want)} server(s) UP; stats {svc['stats']}"
+
+
+def check(svc: dict) -> tuple[bool, str]:
+    kind = svc["kind"]
+    if kind == "redis":
+        return _redis(svc["address"])
+    if kind == "haproxy":
+        return _haproxy(svc)
+    if kind == "microservice":
+        details = []
+        for route in svc["routes"]:
+            ok, detail = _http(f"http://{svc['address']}/{route}/health")
+            if not ok:
+                return False, detail
+            details.append(detail)
+        return True, ", ".join(details)
+    return _http(f"http://{svc['address']}{svc['path']}")
+
+
+def table(spec: dict, results: dict[str, tuple[bool, str]]) -> str:
+    rows = [("service", "address", "state", "detail")]
+    for svc in spec["services"]:
+        ok, detail = results.get(svc["name"], (False, "not checked"))
+        rows.append((svc["name"], svc["address"], "up" if ok else "DOWN", detail))
+    for sk in spec["skipped"]:
+        rows.append((sk["name"], "-", "skipped", sk["why"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r)) for r in rows
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("spec", help="the stack.json that stack.plan wrote")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for every service (default 300)")
+    ap.add_argument("--interval", type=float, default=5.0, help="seconds between checks while watching")
+    ap.add_argument("--once", action="store_true", help="check once, print the table, exit 0 if all up")
+    args = ap.parse_args(argv)
+    with open(args.spec) as f:
+        spec = json.load(f)
+
+    def check_all():
+        return {svc["name"]: check(svc) for svc in spec["services"]}
+
+    if args.once:
+        results = check_all()
+        print(table(spec, results))
+        return 0 if all(ok for ok, _ in results.values()) else 1
+
+    deadline = time.monotonic() + args.timeout
+    results = check_all()
+    while not all(ok for ok, _ in results.values()):
+        if time.monotonic() > deadline:
+            print(f"gave up after {args.timeout:.0f} s; still down:\n" + table(spec, results), flush=True)
+            return 1
+        time.sleep(0.5)
+        results = check_all()
+    print(table(spec, results), flush=True)
+    print(f"{READY_LINE} {spec['url']}  (Ctrl-C stops everything)", flush=True)
+
+    # Watch: report each service that goes down or comes back, once per change.
+    # Instances are watched through HAProxy's own checks, not polled again here:
+    # each health call costs them a forward pass.
+    watched = [svc for svc in spec["services"] if svc["kind"] != "microservice"]
+    state = {svc["name"]: True for svc in watched}
+    while True:
+        time.sleep(args.interval)
+        for name, (ok, detail) in ((svc["name"], check(svc)) for svc in watched):
+            if ok != state[name]:
+                print(f"{name}: {'back up' if ok else 'DOWN'} ({detail})", flush=True)
+                state[name] = ok
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
