@@ -1,0 +1,147 @@
+"""Continuous batching on real (tiny) models: order, invariance, cancel, n, stop, seeds."""
+import threading
+import time
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from microservices.engine.engine import Busy
+from tests.microservices.conftest import Collector, make_engine
+
+PROMPTS = ["The history of the old town begins", "She opened the letter and read", "In the beginning",
+           "Rain fell on the quiet harbour while", "A recipe for bread:"]
+
+
+def hf_greedy(folder, prompt, n_new):
+    from microservices.engine.loader import load_tokenizer
+
+    tok = load_tokenizer(folder)
+    hf = AutoModelForCausalLM.from_pretrained(folder).eval()
+    ids = tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids
+    out = hf.generate(ids, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False, pad_token_id=tok.eos_token_id)
+    return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_greedy_stream_equals_transformers_generate(request, tiny_dir, arch):
+    engine = request.getfixturevalue(f"{arch}_engine")
+    c = Collector(engine)
+    r = c.run("a", PROMPTS[0], max_tokens=24, temperature=0)
+    assert r["finish"] == ["length"] and r["usage"][0]["completion_tokens"] == 24
+    # the streamed pieces, in order, are exactly what HF's generate produces
+    assert r["texts"][0] == hf_greedy(tiny_dir / f"tiny-{arch}", PROMPTS[0], 24).rstrip("\ufffd")
+    assert len(r["pieces"][0]) > 5  # streamed token by token, not in one piece
+
+
+def test_request_unchanged_by_others_joining_and_leaving(gpt2_engine):
+    c = Collector(gpt2_engine)
+    alone = c.run("alone", PROMPTS[0], max_tokens=40, temperature=0)["texts"][0]
+    target = c.request("target", PROMPTS[0], max_tokens=40, temperature=0)
+    others = []
+    for i, p in enumerate(PROMPTS[1:] * 2):  # join at different steps, leave at different steps
+        time.sleep(0.01 * i)
+        others.append(c.request(f"o{i}", p, max_tokens=5 + 7 * (i % 4), temperature=0.9 if i % 2 else 0))
+    out = c.collect([target, *others])
+    assert out["target"]["texts"][0] == alone
+    assert all(o["finish"][0] == "length" for o in out.values())
+
+
+def test_cancel_stops_within_a_step_and_frees_the_slot(gpt2_engine):
+    c = Collector(gpt2_engine)
+    req = c.request("long", PROMPTS[1], max_tokens=64, temperature=0.8)
+    first = c.events.get(timeout=30)
+    assert first["type"] == "token"
+    gpt2_engine.cancel(req)
+    events = []
+    while True:
+        ev = c.events.get(timeout=10)
+        events.append(ev)
+        if ev["type"] == "done":
+            break
+    assert ev["finish_reason"] == "cancelled"
+    assert ev["usage"]["completion_tokens"] < 64
+    assert len([e for e in events if e["type"] == "token"]) <= 2
+    assert not gpt2_engine.running
+    assert gpt2_engine.metrics.active.labels("tiny")._value.get() == 0
+    assert c.run("next", PROMPTS[2], max_tokens=5)["finish"] == ["length"]
+
+
+def test_cancel_while_waiting(gpt2_engine):
+    c = Collector(gpt2_engine)
+    busy = [c.request(f"b{i}", PROMPTS[i % 5], max_tokens=30) for i in range(8)]  # fill every slot
+    late = c.request("late", PROMPTS[0], max_tokens=30)
+    gpt2_engine.cancel(late)
+    out = c.collect([*busy, late])
+    assert out["late"]["finish"] == ["cancelled"] and out["late"]["texts"] == [""]
+
+
+def test_n_alternatives_share_prefill_and_differ(gpt2_engine):
+    c = Collector(gpt2_engine)
+    r = c.run("n", PROMPTS[3], max_tokens=16, temperature=1.0, top_k=0, top_p=1.0, n=3, seed=5)
+    assert r["finish"] == ["length"] * 3
+    assert len(set(r["texts"])) > 1
+    g = c.run("g", PROMPTS[3], max_tokens=16, temperature=0, n=2)
+    assert g["texts"][0] == g["texts"][1]
+    assert gpt2_engine.metrics.prompt_tokens.labels("tiny")._value.get() > 0
+
+
+def test_seed_reproducible_whatever_the_batch(gpt2_engine):
+    c = Collector(gpt2_engine)
+    a = c.run("s1", PROMPTS[4], max_tokens=20, temperature=0.9, seed=123)["texts"][0]
+    noise = [c.request(f"x{i}", p, max_tokens=10, temperature=1.0) for i, p in enumerate(PROMPTS)]
+    b = c.request("s2", PROMPTS[4], max_tokens=20, temperature=0.9, seed=123)
+    assert c.collect([*noise, b])["s2"]["texts"][0] == a
+    assert c.run("s3", PROMPTS[4], max_tokens=20, temperature=0.9, seed=124)["texts"][0] != a
+
+
+def test_stop_string_ends_the_stream_before_it(gpt2_engine):
+    c = Collector(gpt2_engine)
+    full = c.run("f", PROMPTS[0], max_tokens=40, temperature=0)["texts"][0]
+    stop = full[12:16]
+    assert stop.strip(), "need a non-blank stop string from the middle of the output"
+    r = c.run("s", PROMPTS[0], max_tokens=40, temperature=0, stop=(stop,))
+    assert r["finish"] == ["stop"]
+    assert r["texts"][0] == full[:full.index(stop)]
+    assert stop not in "".join(r["pieces"][0])
+
+
+def test_busy_when_queue_is_full(tiny_dir):
+    engine = make_engine(tiny_dir / "tiny-gpt2", max_batch=1, max_queue=2, context=256, prefix_cache_mb=0)
+    try:
+        c = Collector(engine)
+        accepted, refused = [], 0
+        for i in range(6):
+            try:
+                accepted.append(c.request(f"q{i}", PROMPTS[0], max_tokens=30))
+            except Busy:
+                refused += 1
+        assert refused >= 3 and len(accepted) <= 3
+        assert all(o["finish"] == ["length"] for o in c.collect(accepted).values())
+        c.run("after", PROMPTS[1], max_tokens=3)  # capacity is back
+    finally:
+        engine.stop()
+
+
+def test_long_prompt_truncated_from_the_left_in_window_steps(gpt2_engine):
+    c = Collector(gpt2_engine)
+    words = " ".join(f"word{i}" for i in range(600))  # far more than the 512-token context
+    r = c.run("long", words, max_tokens=10, temperature=0)
+    assert r["finish"] == ["length"]
+    n = r["usage"][0]["prompt_tokens"]
+    total = len(gpt2_engine.tokenize(words))
+    assert n <= 512 - 10 and (total - n) % 64 == 0  # whole window steps dropped
+
+
+def test_health_probe_runs_a_forward_pass(gpt2_engine):
+    assert gpt2_engine.probe().result(timeout=10) is True
+
+
+def test_many_concurrent_requests_all_complete(gpt2_engine):
+    c = Collector(gpt2_engine)
+    reqs = [c.request(f"m{i}", PROMPTS[i % 5] * (1 + i % 3), max_tokens=8 + i, temperature=0.7) for i in range(14)]
+    out = c.collect(reqs)
+    for i in range(14):
+        assert out[f"m{i}"]["usage"][0]["completion_tokens"] <= 8 + i
+        assert out[f"m{i}"]["finish"][0] in ("length", "stop")
+    assert not gpt2_engine.running and gpt2_engine._pending == 0
