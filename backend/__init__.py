@@ -1,0 +1,1 @@
+"""The writeup backend: Django + DRF + Channels (see docs/contracts.md)."""

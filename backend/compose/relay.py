@@ -1,0 +1,199 @@
+"""The compose relay: one editor socket's requests, sent upstream and streamed back.
+
+Upstream connections are opened lazily, one per (route, document), and all
+belong to this relay: `close()` (on disconnect) cancels every request still
+in flight and closes them, so no generation outlives the writer's socket.
+Client ids are mapped to fresh upstream ids, so a request that replaces
+another under the same id can never receive the old one's late tokens.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from microservices.registry import Registry
+
+from .limits import SocketLimits
+from .messages import Generate, ProtocolError
+from .upstream import NoUpstream, UpstreamSocket, document_key, upstream_urls
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Request:
+    client_id: str
+    upstream_id: str
+    model: str
+    socket: UpstreamSocket
+    open: set[int] = field(default_factory=set)  # alternatives still streaming
+
+
+class Relay:
+    def __init__(
+        self,
+        send: Callable[[dict], Awaitable[None]],
+        registry: Registry,
+        limits: SocketLimits,
+        upstream_base: str = "",
+    ):
+        self._send = send
+        self._registry = registry
+        self._limits = limits
+        self._base = upstream_base
+        self._requests: dict[str, Request] = {}  # by client id
+        self._by_upstream: dict[str, Request] = {}  # by upstream id
+        self._sockets: dict[tuple[str, str | None], UpstreamSocket] = {}
+        self._ids = itertools.count(1)
+        self._closed = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._requests)
+
+    def _name(self, route: str) -> str:
+        model = self._registry.models.get(route)
+        return model.name if model else route
+
+    async def generate(self, req: Generate) -> None:
+        """Send a request upstream. One that reuses the id of a request in
+        flight replaces it: the old one is cancelled upstream and ends
+        without a `done` (the writer typed on; its text is stale)."""
+        replaced = self._requests.get(req.id)
+        if replaced is None and len(self._requests) >= self._limits.max_concurrent:
+            raise ProtocolError(
+                "too_many_requests",
+                f"At most {self._limits.max_concurrent} requests may be in flight on one connection; "
+                "cancel one or wait for it to finish.",
+                req.id,
+            )
+        key = (req.model, document_key(req.document))
+        socket = self._sockets.get(key)
+        if socket is None:
+            try:
+                urls = upstream_urls(self._registry, req.model, key[1], self._base)
+            except NoUpstream:
+                raise ProtocolError(
+                    "model_unavailable", f"No server is configured to run {self._name(req.model)}.", req.id
+                ) from None
+        if replaced is not None:
+            self._forget(replaced)
+            await replaced.socket.cancel(replaced.upstream_id)
+        if socket is None:
+            socket = await self._open(key, urls)
+        else:
+            self._sockets[key] = self._sockets.pop(key)  # most recently used last
+        request = Request(req.id, f"u{next(self._ids)}", req.model, socket, set(range(req.n)))
+        self._requests[req.id] = request
+        self._by_upstream[request.upstream_id] = request
+        socket.track(request.upstream_id)
+        await socket.send(request.upstream_id, req.upstream(request.upstream_id))
+
+    async def cancel(self, client_id: str) -> None:
+        """Stop a request upstream at once and end each of its alternatives
+        with `done` / `cancelled` for the writer."""
+        request = self._requests.get(client_id)
+        if request is None:
+            raise ProtocolError(
+                "unknown_request", f"No request {client_id!r} is in flight (it may have just finished).", client_id
+            )
+        self._forget(request)
+        await request.socket.cancel(request.upstream_id)
+        for index in sorted(request.open):
+            await self._send({"type": "done", "id": client_id, "index": index, "finish_reason": "cancelled"})
+
+    async def close(self) -> None:
+        self._closed = True
+        sockets = list(self._sockets.values())
+        self._sockets.clear()
+        self._requests.clear()
+        self._by_upstream.clear()
+        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+
+    # --- upstream sockets ---------------------------------------------------
+
+    async def _open(self, key, urls: list[str]) -> UpstreamSocket:
+        # A socket may write in many documents; keep the idle connections bounded.
+        limit = self._limits.max_concurrent + 2
+        for old_key, old in list(self._sockets.items()):
+            if len(self._sockets) < limit:
+                break
+            if old.idle:
+                del self._sockets[old_key]
+                await old.close()
+        socket = UpstreamSocket(
+            key,
+            urls,
+            connect_timeout=self._limits.connect_timeout,
+            idle_timeout=self._limits.idle_timeout,
+            on_message=self._from_upstream,
+            on_lost=self._lost,
+            on_timeout=self._timed_out,
+        )
+        self._sockets[key] = socket
+        return socket
+
+    def _forget(self, request: Request) -> None:
+        if self._requests.get(request.client_id) is request:
+            del self._requests[request.client_id]
+        self._by_upstream.pop(request.upstream_id, None)
+        request.socket.untrack(request.upstream_id)
+
+    async def _from_upstream(self, socket: UpstreamSocket, message: dict) -> None:
+        request = self._by_upstream.get(message.get("id"))
+        if request is None:
+            # Late output of a cancelled or replaced request, or an answer to
+            # a cancel that crossed the request's own end: nothing to relay.
+            if message.get("id") is None:
+                log.error("upstream %s refused a message: %.300r", socket.url, message)
+            return
+        kind = message.get("type")
+        if kind == "done":
+            request.open.discard(message.get("index"))
+            if not request.open:
+                self._forget(request)
+        elif kind == "error":
+            self._forget(request)
+        elif kind != "token":
+            log.warning("upstream %s sent an unknown message type %.40r", socket.url, kind)
+            return
+        message["id"] = request.client_id
+        await self._send(message)
+
+    async def _lost(self, socket: UpstreamSocket, reason: str, was_open: bool) -> None:
+        if self._closed:
+            return
+        if self._sockets.get(socket.key) is socket:
+            del self._sockets[socket.key]
+        affected = [r for r in self._requests.values() if r.socket is socket]
+        if affected:
+            log.warning("upstream %s lost with %d requests in flight: %s", socket.url or socket.urls, len(affected), reason)
+        for request in affected:
+            self._forget(request)
+            name = self._name(request.model)
+            text = (
+                f"{name} stopped answering in the middle of a suggestion; try again."
+                if was_open
+                else f"{name} is not reachable right now; try again in a moment."
+            )
+            await self._send({"type": "error", "id": request.client_id, "code": "model_unavailable", "message": text})
+
+    async def _timed_out(self, socket: UpstreamSocket, upstream_ids: list[str]) -> None:
+        for upstream_id in upstream_ids:
+            request = self._by_upstream.get(upstream_id)
+            if request is None:
+                continue
+            self._forget(request)
+            await socket.cancel(upstream_id)
+            await self._send(
+                {
+                    "type": "error",
+                    "id": request.client_id,
+                    "code": "timeout",
+                    "message": f"{self._name(request.model)} produced nothing for {self._limits.idle_timeout:g} s; "
+                    "the request was cancelled. Try again.",
+                }
+            )

@@ -1,0 +1,109 @@
+"""Documents API: parse, call one service or selector, shape the answer."""
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.owners import owner_for_request
+from backend.errors import ApiError, ErrorOut
+from backend.throttling import WriteThrottle
+
+from . import selectors, services
+from .serializers import ConflictOut, DocumentCreateIn, DocumentOut, DocumentPatchIn, PublishOut, SharedOut
+
+# A writer's list shows their recent drafts; older ones are still reachable by id.
+LIST_LIMIT = 500
+
+
+def _parse(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class WriteThrottled(APIView):
+    throttle_classes = [WriteThrottle]
+    throttle_scope = "writes"
+
+
+class DocumentListView(WriteThrottled):
+    @extend_schema(responses=DocumentOut(many=True), summary="The requester's drafts, most recently saved first")
+    def get(self, request):
+        owner = owner_for_request(request, create=False)
+        return Response(DocumentOut(selectors.documents_of(owner)[:LIST_LIMIT], many=True).data)
+
+    @extend_schema(request=DocumentCreateIn, responses={201: DocumentOut, 400: ErrorOut}, summary="Start a draft")
+    def post(self, request):
+        data = _parse(DocumentCreateIn, request.data)
+        document = services.create_document(owner_for_request(request, create=True), **data)
+        return Response(DocumentOut(document).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentDetailView(WriteThrottled):
+    @extend_schema(responses={200: DocumentOut, 404: ErrorOut})
+    def get(self, request, document_id):
+        document = selectors.document_of(owner_for_request(request, create=False), document_id)
+        if document is None:
+            raise Http404
+        return Response(DocumentOut(document).data)
+
+    @extend_schema(
+        request=DocumentPatchIn,
+        responses={200: DocumentOut, 400: ErrorOut, 404: ErrorOut, 409: ConflictOut},
+        summary="Autosave",
+        description="Saves only if the draft is still at `version`; otherwise 409 with the current draft.",
+    )
+    def patch(self, request, document_id):
+        data = _parse(DocumentPatchIn, request.data)
+        owner = owner_for_request(request, create=False)
+        try:
+            document = services.autosave(owner, document_id, **data)
+        except services.DocumentNotFound:
+            raise Http404 from None
+        except services.VersionConflict as e:
+            raise ApiError(
+                status.HTTP_409_CONFLICT,
+                "version_conflict",
+                f"This draft was saved elsewhere (now version {e.current.version}, you sent "
+                f"{data['version']}); nothing was overwritten. Merge with `current` and save again.",
+                current=DocumentOut(e.current).data,
+            ) from None
+        return Response(DocumentOut(document).data)
+
+    @extend_schema(responses={204: None, 404: ErrorOut})
+    def delete(self, request, document_id):
+        try:
+            services.delete_document(owner_for_request(request, create=False), document_id)
+        except services.DocumentNotFound:
+            raise Http404 from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentPublishView(WriteThrottled):
+    @extend_schema(request=None, responses={200: PublishOut, 404: ErrorOut}, summary="Publish (or refresh) the shared copy")
+    def post(self, request, document_id):
+        try:
+            document = services.publish(owner_for_request(request, create=False), document_id)
+        except services.DocumentNotFound:
+            raise Http404 from None
+        return Response(
+            {"share_id": document.share_id, "share_url": request.build_absolute_uri(f"/s/{document.share_id}")}
+        )
+
+    @extend_schema(responses={204: None, 404: ErrorOut}, summary="Unpublish: the share link stops working")
+    def delete(self, request, document_id):
+        try:
+            services.unpublish(owner_for_request(request, create=False), document_id)
+        except services.DocumentNotFound:
+            raise Http404 from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SharedDocumentView(APIView):
+    @extend_schema(responses={200: SharedOut, 404: ErrorOut}, summary="A published piece, read-only")
+    def get(self, request, share_id):
+        document = selectors.shared_document(share_id)
+        if document is None:
+            raise Http404
+        return Response(SharedOut(document).data)

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import frontend, health
+
+api = [
+    path("", include("backend.accounts.urls")),
+    path("", include("backend.catalog.urls")),
+    path("", include("backend.documents.urls")),
+    path("health/", health.health, name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+    # Everything else is a route of the single-page editor.
+    re_path(r"^(?!api/|ws/|admin/|static/)(?P<path>.*)$", frontend.index, name="frontend"),
+]
+
+handler404 = "backend.errors.not_found"
+handler500 = "backend.errors.server_failure"

@@ -1,0 +1,7 @@
+"""WSGI entry point, for management tools only: the app itself needs ASGI (WebSockets)."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+application = get_wsgi_application()
