@@ -108,18 +108,18 @@ class ComposeSocket:
                 raw = raw.decode("utf-8")
             msg = protocol.parse(protocol.decode(raw), self.service.limits_for)
         except UnicodeDecodeError:
-            return self.out.put_nowait(protocol.ProtocolError("invalid_json", "The message is not valid UTF-8 JSON.").as_message())
+            return self._reply(protocol.ProtocolError("invalid_json", "The message is not valid UTF-8 JSON."))
         except protocol.ProtocolError as e:
-            return self.out.put_nowait(e.as_message())
+            return self._reply(e)
         if isinstance(msg, protocol.Cancel):
             entry = self.inflight.get(msg.id)
             if entry is None:
-                return self.out.put_nowait(protocol.ProtocolError("unknown_request", f"No request {msg.id!r} is in flight.", msg.id).as_message())
+                return self._reply(protocol.ProtocolError("unknown_request", f"No request {msg.id!r} is in flight.", msg.id))
             return self.engine.cancel(entry[0])
         if msg.id in self.inflight:
-            return self.out.put_nowait(protocol.ProtocolError("duplicate_id", f"Request {msg.id!r} is already in flight; cancel it or use a new id.", msg.id).as_message())
+            return self._reply(protocol.ProtocolError("duplicate_id", f"Request {msg.id!r} is already in flight; cancel it or use a new id.", msg.id))
         if len(self.inflight) >= MAX_INFLIGHT_PER_SOCKET:
-            return self.out.put_nowait(protocol.ProtocolError("too_many_requests", f"At most {MAX_INFLIGHT_PER_SOCKET} requests may be in flight on one socket.", msg.id).as_message())
+            return self._reply(protocol.ProtocolError("too_many_requests", f"At most {MAX_INFLIGHT_PER_SOCKET} requests may be in flight on one socket.", msg.id))
         p = msg.params
         req = Request(id=msg.id, route=msg.model, prompt=msg.prompt, adapter=self.engine.routes[msg.model],
                       params=Params(p["max_tokens"], p["temperature"], p["top_k"], p["top_p"], p["n"], p["stop"], p["seed"]),
@@ -127,16 +127,21 @@ class ComposeSocket:
         try:
             self.engine.submit(req)
         except Busy:
-            return self.out.put_nowait(protocol.ProtocolError("busy", "The model is serving as many requests as it can; retry in a moment.", msg.id).as_message())
+            return self._reply(protocol.ProtocolError("busy", "The model is serving as many requests as it can; retry in a moment.", msg.id))
         self.inflight[msg.id] = (req, set(range(p["n"])))
 
+    def _reply(self, error: protocol.ProtocolError) -> None:
+        self.out.put_nowait((False, error.as_message()))
+
     def _emit(self, event: dict) -> None:  # engine thread
-        self.loop.call_soon_threadsafe(self.out.put_nowait, event)
+        self.loop.call_soon_threadsafe(self.out.put_nowait, (True, event))
 
     async def _write(self) -> None:
         while True:
-            event = await self.out.get()
-            entry = self.inflight.get(event.get("id"))
+            from_engine, event = await self.out.get()
+            # Only the engine's own events end a request: a protocol error about
+            # a duplicate id must not forget the original request.
+            entry = self.inflight.get(event.get("id")) if from_engine else None
             if entry is not None and event["type"] in ("done", "error"):
                 open_idx = entry[1]
                 open_idx.discard(event.get("index"))

@@ -1,0 +1,176 @@
+"""The microservice over real sockets: protocol, every error code, health, metrics."""
+import asyncio
+import json
+import os
+
+import httpx
+import pytest
+import websockets
+
+from tests.support.services import start_microservice
+
+
+async def recv_until_done(ws, ids, timeout=60):
+    """Collect messages until every id has its done(s) or error."""
+    texts, finals = {}, {}
+    want = dict(ids)  # id -> n
+    async with asyncio.timeout(timeout):
+        while want:
+            m = json.loads(await ws.recv())
+            rid = m.get("id")
+            if m["type"] == "token":
+                texts[(rid, m["index"])] = texts.get((rid, m["index"]), "") + m["text"]
+            else:
+                finals.setdefault(rid, []).append(m)
+                if m["type"] == "error" or len(finals[rid]) == want.get(rid, 0):
+                    want.pop(rid, None)
+    return texts, finals
+
+
+def gen(rid, prompt="Once upon a time", **params):
+    return json.dumps({"type": "generate", "id": rid, "model": "tiny-gpt2", "prompt": prompt,
+                       "params": {"max_tokens": 8, **params}})
+
+
+async def test_stream_several_requests_on_one_socket(microservice):
+    async with websockets.connect(microservice.ws_url) as ws:
+        await ws.send(gen("a", temperature=0))
+        await ws.send(gen("b", "Hello", n=2, max_tokens=5))
+        texts, finals = await recv_until_done(ws, {"a": 1, "b": 2})
+        assert [f["finish_reason"] for f in finals["a"]] == ["length"]
+        assert sorted(f["index"] for f in finals["b"]) == [0, 1]
+        assert texts[("a", 0)] and texts[("b", 1)]
+
+
+ERROR_CASES = [
+    ("not json", "invalid_json", None),
+    ("[1, 2]", "invalid_json", None),
+    (json.dumps({"type": "dance", "id": "x"}), "unknown_type", "x"),
+    (json.dumps({"id": "x"}), "unknown_type", "x"),
+    (json.dumps({"type": "generate", "model": "tiny-gpt2", "prompt": "hi"}), "invalid_request", None),
+    (json.dumps({"type": "generate", "id": "x" * 65, "model": "tiny-gpt2", "prompt": "hi"}), "invalid_request", None),
+    (json.dumps({"type": "generate", "id": "x", "model": "nope", "prompt": "hi"}), "unknown_model", "x"),
+    (json.dumps({"type": "generate", "id": "x", "model": "tiny-gpt2", "prompt": 5}), "invalid_request", "x"),
+    (json.dumps({"type": "generate", "id": "x", "model": "tiny-gpt2", "prompt": "a" * 4001}), "prompt_too_long", "x"),
+    (gen("x", max_tokens=0), "invalid_request", "x"),
+    (gen("x", max_tokens=65), "invalid_request", "x"),
+    (gen("x", max_tokens="5"), "invalid_request", "x"),
+    (gen("x", temperature=2.5), "invalid_request", "x"),
+    (gen("x", temperature=True), "invalid_request", "x"),
+    (gen("x", top_p=0), "invalid_request", "x"),
+    (gen("x", top_k=-1), "invalid_request", "x"),
+    (gen("x", n=5), "invalid_request", "x"),
+    (gen("x", stop=["a"] * 5), "invalid_request", "x"),
+    (gen("x", stop=[""]), "invalid_request", "x"),
+    (gen("x", seed=-1), "invalid_request", "x"),
+    (gen("x", frobnicate=1), "invalid_request", "x"),
+    (json.dumps({"type": "generate", "id": "x", "model": "tiny-gpt2", "prompt": "hi", "params": []}), "invalid_request", "x"),
+    (json.dumps({"type": "cancel", "id": "ghost"}), "unknown_request", "ghost"),
+    ("x" * (256 * 1024 + 1), "message_too_large", None),
+]
+
+
+async def test_every_bad_message_gets_its_error_and_the_socket_stays_usable(microservice):
+    async with websockets.connect(microservice.ws_url, max_size=None) as ws:
+        for raw, code, rid in ERROR_CASES:
+            await ws.send(raw)
+            m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert (m["type"], m["code"], m["id"]) == ("error", code, rid), raw[:80]
+            assert len(m["message"]) > 10 and m["message"].endswith(".")
+        await ws.send(b"\xff\xfe binary")
+        assert json.loads(await ws.recv())["code"] == "invalid_json"
+        await ws.send(gen("ok", max_tokens=3))
+        _, finals = await recv_until_done(ws, {"ok": 1})
+        assert finals["ok"][0]["type"] == "done"
+
+
+async def test_duplicate_id_and_cancel(microservice):
+    async with websockets.connect(microservice.ws_url) as ws:
+        await ws.send(gen("d", max_tokens=60))
+        await ws.send(gen("d", max_tokens=60))
+        await ws.send(json.dumps({"type": "cancel", "id": "d"}))
+        kinds = []
+        async with asyncio.timeout(30):
+            while ("done", "cancelled") not in kinds:  # the original is still tracked and cancellable
+                m = json.loads(await ws.recv())
+                if m["type"] != "token":
+                    kinds.append((m["type"], m.get("code") or m.get("finish_reason")))
+        assert kinds == [("error", "duplicate_id"), ("done", "cancelled")]
+
+
+async def test_cancel_ends_with_cancelled(microservice):
+    async with websockets.connect(microservice.ws_url) as ws:
+        await ws.send(gen("c", max_tokens=64))
+        first = json.loads(await ws.recv())
+        assert first["type"] == "token"
+        await ws.send(json.dumps({"type": "cancel", "id": "c"}))
+        _, finals = await recv_until_done(ws, {"c": 1})
+        assert finals["c"][0]["finish_reason"] == "cancelled"
+
+
+async def test_too_many_requests_per_socket_and_busy(microservice):
+    async with websockets.connect(microservice.ws_url) as a, websockets.connect(microservice.ws_url) as b:
+        for i in range(17):
+            await a.send(gen(f"a{i}", max_tokens=64))
+        for i in range(16):
+            await b.send(gen(f"b{i}", max_tokens=64))
+        codes = []
+        for ws, prefix, n in ((a, "a", 17), (b, "b", 16)):
+            ids = {f"{prefix}{i}": 1 for i in range(n)}
+            _, finals = await recv_until_done(ws, ids, timeout=120)
+            codes += [f.get("code") for fs in finals.values() for f in fs if f["type"] == "error"]
+        assert "too_many_requests" in codes  # 17th on one socket
+        assert "busy" in codes  # 8 running + 16 queued < 32 accepted
+
+
+async def test_disconnect_cancels_everything(microservice):
+    async with websockets.connect(microservice.ws_url) as ws:
+        for i in range(3):
+            await ws.send(gen(f"g{i}", max_tokens=64))
+        await ws.recv()
+    for _ in range(100):
+        if microservice.metric("writeup_active_sequences", route="tiny-gpt2") == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert microservice.metric("writeup_active_sequences", route="tiny-gpt2") == 0
+    assert microservice.metric("writeup_requests_total", route="tiny-gpt2", outcome="cancelled") >= 3
+
+
+def test_health_info_metrics(microservice):
+    h = httpx.get(f"{microservice.url}/tiny-gpt2/health")
+    assert h.status_code == 200 and h.json()["status"] == "ok"
+    assert httpx.get(f"{microservice.url}/nope/health").status_code == 404
+    info = httpx.get(f"{microservice.url}/tiny-gpt2/info").json()
+    assert info["limits"]["max_new_tokens"] == 64
+    text = httpx.get(f"{microservice.url}/metrics").text
+    for name in ("writeup_queue_depth", "writeup_active_sequences", "writeup_generated_tokens_total",
+                 "writeup_time_to_first_token_seconds_bucket", "writeup_inter_token_latency_seconds_bucket"):
+        assert name in text
+
+
+async def test_unknown_route_socket(microservice):
+    async with websockets.connect(microservice.ws_url.replace("tiny-gpt2", "nope")) as ws:
+        m = json.loads(await ws.recv())
+        assert m["code"] == "unknown_model"
+
+
+def test_failing_health_check_answers_503(tiny_registry, tmp_path):
+    fault = tmp_path / "fault"
+    ms = start_microservice(tiny_registry, "tiny-gpt2-2", env={"WRITEUP_FAULT_FILE": str(fault)})
+    try:
+        fault.touch()
+        assert httpx.get(f"{ms.url}/tiny-gpt2/health").status_code == 503
+        os.remove(fault)
+        assert httpx.get(f"{ms.url}/tiny-gpt2/health").status_code == 200
+    finally:
+        ms.stop()
+
+
+def test_missing_weights_exit_with_a_clear_message(tiny_registry):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "microservices.server", "--instance", "missing-1", "--registry",
+                        str(tiny_registry)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "no model files" in r.stderr and "Traceback" not in r.stderr
