@@ -8,13 +8,14 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.utils import get_handler_name
+from channels.consumer import get_handler_name
 from django.conf import settings
 
 from backend.accounts.owners import owner_for_scope
 from backend.catalog.selectors import registry
 from backend.documents import selectors as documents
 from backend.documents.live import DocumentWatch, LiveUnavailable
+from microservices import protocol
 
 from . import messages
 from .limits import SocketLimits, TokenBucket
@@ -92,10 +93,10 @@ class ComposeConsumer(AsyncWebsocketConsumer):
                 )
             msg = messages.decode(text_data, bytes_data, self.limits.max_message_bytes)
             await self._handle(messages.validate(msg, self.registry))
-        except ProtocolError as e:
+        except protocol.ProtocolError as e:
             if e.id is None and isinstance(msg, dict):
                 e.id = messages.request_id(msg)
-            await self.send_json(e.reply())
+            await self.send_json(e.as_message())
         except Exception:
             log.exception("compose message failed")
             rid = messages.request_id(msg) if isinstance(msg, dict) else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from microservices.registry import Registry
 
 from .limits import SocketLimits
-from .messages import Generate, ProtocolError
+from .messages import Generate, ProtocolError, upstream_generate
 from .upstream import NoUpstream, UpstreamSocket, document_key, upstream_urls
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,11 @@ class Relay:
             socket = await self._open(key, urls)
         else:
             self._sockets[key] = self._sockets.pop(key)  # most recently used last
-        request = Request(req.id, f"u{next(self._ids)}", req.model, socket, set(range(req.n)))
+        request = Request(req.id, f"u{next(self._ids)}", req.model, socket, set(range(req.params["n"])))
         self._requests[req.id] = request
         self._by_upstream[request.upstream_id] = request
         socket.track(request.upstream_id)
-        await socket.send(request.upstream_id, req.upstream(request.upstream_id))
+        await socket.send(request.upstream_id, upstream_generate(req, request.upstream_id))
 
     async def cancel(self, client_id: str) -> None:
         """Stop a request upstream at once and end each of its alternatives

@@ -1,0 +1,110 @@
+"""Backend test fixtures: the real Redis and tiny-model microservice from
+tests/conftest.py, wired into Django's settings; helpers for REST and the
+compose socket."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+from django.test import override_settings
+
+ORIGIN = b"http://localhost"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend_settings(redis_server, tiny_registry):
+    """Every backend test talks to a real Redis and reads the tiny registry."""
+    base = f"redis://127.0.0.1:{redis_server.port}"
+    with override_settings(
+        CHANNEL_LAYERS={
+            "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [f"{base}/0"]}}
+        },
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"{base}/1",
+                "KEY_PREFIX": "writeup-test",
+            }
+        },
+        WRITEUP_REGISTRY=Path(tiny_registry),
+        WRITEUP_UPSTREAM="",
+    ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # Throttle counters and cached health answers must not leak between tests.
+    cache.clear()
+
+
+def registry_with_ports(tiny_registry: Path, folder: Path, ports: dict[str, int]) -> Path:
+    """A copy of the tiny registry whose instances listen on the given ports."""
+    data = yaml.safe_load(Path(tiny_registry).read_text())
+    for inst in data["instances"]:
+        if inst["id"] in ports:
+            inst["port"] = ports[inst["id"]]
+    path = Path(folder) / "models.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+# --- compose socket helpers -------------------------------------------------
+
+
+def communicator(cookies: dict | None = None, origin: bytes | None = ORIGIN) -> WebsocketCommunicator:
+    from backend.asgi import application
+
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if cookies:
+        headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    return WebsocketCommunicator(application, "/ws/compose/", headers=headers)
+
+
+async def open_socket(cookies: dict | None = None) -> WebsocketCommunicator:
+    comm = communicator(cookies)
+    connected, _ = await comm.connect(timeout=10)
+    assert connected
+    return comm
+
+
+def generate(rid: str, model: str = "tiny-gpt2", prompt: str = "Once upon a time", **params) -> dict:
+    return {"type": "generate", "id": rid, "model": model, "prompt": prompt, "params": {"max_tokens": 8, **params}}
+
+
+async def receive(comm: WebsocketCommunicator, timeout: float = 30) -> dict:
+    return await comm.receive_json_from(timeout=timeout)
+
+
+async def collect(comm: WebsocketCommunicator, want: dict[str, int], timeout: float = 60):
+    """Read until every id in `want` (id -> n) has all its `done`s or an error.
+    Returns (texts by (id, index), final messages by id, everything in order)."""
+    texts, finals, seen = {}, {}, []
+    want = dict(want)
+    async with asyncio.timeout(timeout):
+        while want:
+            m = await comm.receive_json_from(timeout=timeout)
+            seen.append(m)
+            rid = m.get("id")
+            if m["type"] == "token":
+                texts[(rid, m["index"])] = texts.get((rid, m["index"]), "") + m["text"]
+            elif m["type"] in ("done", "error"):
+                finals.setdefault(rid, []).append(m)
+                if m["type"] == "error" or len(finals[rid]) == want.get(rid, 0):
+                    want.pop(rid, None)
+    return texts, finals, seen
+
+
+async def assert_silent(comm: WebsocketCommunicator, seconds: float = 0.3) -> None:
+    assert await comm.receive_nothing(timeout=seconds), "unexpected message"
+
+
+def dumps(message: dict) -> str:
+    return json.dumps(message)
