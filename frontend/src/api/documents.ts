@@ -33,7 +33,7 @@ export const documents = {
   list: async () => items(await api.get<DocumentRecord[] | { results: DocumentRecord[] }>(base)),
   get: (id: string) => api.get<DocumentRecord>(`${base}${id}/`),
   create: (changes: DocumentChanges) => api.post<DocumentRecord>(base, changes),
-  update: (id: string, changes: DocumentChanges & { version: number }, options?: RequestOptions) =>
+  update: (id: string, changes: DocumentChanges & { version: number; origin?: string }, options?: RequestOptions) =>
     api.patch<DocumentRecord>(`${base}${id}/`, changes, options),
   remove: (id: string) => api.delete<null>(`${base}${id}/`),
   publish: (id: string) => api.post<{ share_id: string; share_url: string }>(`${base}${id}/publish/`),

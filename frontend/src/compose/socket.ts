@@ -131,10 +131,13 @@ export class ComposeSocket {
     return true
   }
 
-  /** Follow saves of this document made elsewhere; remembered across reconnects. */
+  /** Follow saves of this document made elsewhere (one at a time); remembered across reconnects. */
   watch(documentId: string | null): void {
     if (documentId === this.watched) return
+    const previous = this.watched
     this.watched = documentId
+    // The server caps watches per socket; a reconnect starts from none anyway.
+    if (previous) this.send({ type: 'unwatch', document: previous })
     if (documentId) this.send({ type: 'watch', document: documentId })
   }
 

@@ -100,6 +100,14 @@ export class Autosaver {
     this.schedule(this.delayMs)
   }
 
+  /** Text restored from this browser: save it even if it looks like what we have. */
+  markUnsaved(snapshot: Snapshot): void {
+    if (this.disposed) return
+    this.pending = snapshot
+    this.update({ status: 'unsaved' })
+    this.schedule(0)
+  }
+
   /** Save now (Ctrl+S, leaving the page); resolves when this attempt ends. */
   flush(): Promise<void> {
     this.cancelTimer()

@@ -3,6 +3,7 @@ import { withHistory } from 'slate-history'
 import { describe, expect, it } from 'vitest'
 import { fromBody, suggestedSpans, toBody } from '../drafts/body'
 import { insertSuggestion } from './accept'
+import type { Paragraph } from './schema'
 import { atParagraphEnd, textBeforeCursor } from './cursor'
 import { ghostDecorations } from './ghost'
 import { withWriteup } from './plugins'
@@ -67,7 +68,7 @@ describe('insertSuggestion', () => {
 describe('ghostDecorations', () => {
   it('covers the character before the cursor', () => {
     const editor = editorWith('ab')
-    const ranges = ghostDecorations([editor.children[0].children[0], [0, 0]], editor.selection, ' c')
+    const ranges = ghostDecorations([(editor.children[0] as Paragraph).children[0], [0, 0]], editor.selection, ' c')
     expect(ranges).toEqual([
       { anchor: { path: [0, 0], offset: 1 }, focus: { path: [0, 0], offset: 2 }, ghost: ' c', ghostSide: 'after' },
     ])
@@ -75,8 +76,8 @@ describe('ghostDecorations', () => {
 
   it('covers an empty line whole, and nothing elsewhere', () => {
     const editor = editorWith('ab\n')
-    expect(ghostDecorations([editor.children[1].children[0], [1, 0]], editor.selection, 'x')).toHaveLength(1)
-    expect(ghostDecorations([editor.children[0].children[0], [0, 0]], editor.selection, 'x')).toEqual([])
-    expect(ghostDecorations([editor.children[1].children[0], [1, 0]], editor.selection, '')).toEqual([])
+    expect(ghostDecorations([(editor.children[1] as Paragraph).children[0], [1, 0]], editor.selection, 'x')).toHaveLength(1)
+    expect(ghostDecorations([(editor.children[0] as Paragraph).children[0], [0, 0]], editor.selection, 'x')).toEqual([])
+    expect(ghostDecorations([(editor.children[1] as Paragraph).children[0], [1, 0]], editor.selection, '')).toEqual([])
   })
 })

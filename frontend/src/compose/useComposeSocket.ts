@@ -1,0 +1,25 @@
+import { useEffect, useState, useSyncExternalStore } from 'react'
+import { ComposeSocket, composeUrl, type ConnectionStatus } from './socket'
+
+/** One compose socket for the page, started while the editor is shown. */
+export function useComposeSocket(): ComposeSocket {
+  const [socket] = useState(() => new ComposeSocket(composeUrl(window.location)))
+  useEffect(() => {
+    socket.start()
+    // Coming back online or to the tab is a good moment to skip the backoff wait.
+    const retry = () => socket.retryNow()
+    const onVisible = () => document.visibilityState === 'visible' && retry()
+    window.addEventListener('online', retry)
+    document.addEventListener('visibilitychange', onVisible)
+    return () => {
+      window.removeEventListener('online', retry)
+      document.removeEventListener('visibilitychange', onVisible)
+      socket.stop()
+    }
+  }, [socket])
+  return socket
+}
+
+export function useConnectionStatus(socket: ComposeSocket): ConnectionStatus {
+  return useSyncExternalStore(socket.onStatus, socket.getStatus)
+}

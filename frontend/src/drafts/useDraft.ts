@@ -1,0 +1,259 @@
+/**
+ * One open draft: loading it (server copy and this browser's copy), autosave,
+ * the local copy on every change, and updates saved by other tabs.
+ */
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import { ApiError } from '../api/client'
+import { documents, type DocumentRecord } from '../api/documents'
+import { TAB_ID } from '../compose/tab'
+import type { Value } from '../editor/schema'
+import { navigate } from '../routes'
+import { Autosaver, sameSnapshot, type SaveState, type Snapshot } from './autosave'
+import { emptyValue, fromBody, suggestedSpans, toBody } from './body'
+import { moveLocal, readLocal, removeLocal, writeLocal, type LocalDraft } from './localCopy'
+
+export type DraftPhase = 'loading' | 'ready' | 'missing' | 'failed'
+
+export interface RemoteUpdate {
+  origin?: string | null
+  version: number
+  title: string
+  body: string
+}
+
+interface Loaded {
+  phase: DraftPhase
+  title: string
+  initialValue: Value
+  /** Bumped whenever the editor must start over from `initialValue`. */
+  revision: number
+  published: boolean
+  shareId: string | null
+}
+
+const IDLE_SAVE: SaveState = { status: 'saved', id: null, version: null, message: null, gone: false }
+const noSaver = { subscribe: () => () => {}, getState: () => IDLE_SAVE }
+
+export function useDraft(routeId: string | null) {
+  const [loaded, setLoaded] = useState<Loaded>({
+    phase: 'loading',
+    title: '',
+    initialValue: emptyValue(),
+    revision: 0,
+    published: false,
+    shareId: null,
+  })
+  const [saver, setSaver] = useState<Autosaver | null>(null)
+  const [notice, setNotice] = useState<string | null>(null)
+  const [attempt, setAttempt] = useState(0)
+  const title = useRef('')
+  const value = useRef<Value>(emptyValue())
+  const saverRef = useRef<Autosaver | null>(null)
+  const unloading = useRef(false)
+
+  const snapshot = (): Snapshot => ({ title: title.current, body: toBody(value.current) })
+
+  const keepLocally = useCallback((dirty: boolean) => {
+    const s = saverRef.current?.getState()
+    const draft: LocalDraft = {
+      id: s?.id ?? null,
+      title: title.current,
+      body: toBody(value.current),
+      spans: suggestedSpans(value.current),
+      baseVersion: s?.version ?? null,
+      dirty,
+      updatedAt: Date.now(),
+    }
+    writeLocal(draft)
+  }, [])
+
+  const keepOtherVersion = useCallback((theirs: DocumentRecord) => {
+    const copyTitle = `${theirs.title || 'Untitled'} (other version)`
+    documents
+      .create({ title: copyTitle, body: theirs.body })
+      .then(() =>
+        setNotice(
+          `This draft was also changed somewhere else. Your text here was kept; the other version is in your drafts as “${copyTitle}”.`,
+        ),
+      )
+      .catch(() => setNotice('This draft was also changed somewhere else. Your text here was kept.'))
+  }, [])
+
+  useEffect(() => {
+    // The draft we just created moved to its own URL: it is already open.
+    if (routeId !== null && routeId === saverRef.current?.getState().id) return
+    let cancelled = false
+    setLoaded((l) => ({ ...l, phase: 'loading' }))
+    setNotice(null)
+
+    const open = async () => {
+      const local = readLocal(routeId)
+      let server: DocumentRecord | null = null
+      let failure: ApiError | null = null
+      if (routeId) {
+        try {
+          server = await documents.get(routeId)
+        } catch (e) {
+          failure = e instanceof ApiError ? e : new ApiError(0, 'network', String(e))
+        }
+      }
+      if (cancelled) return
+
+      const fromLocal = (d: LocalDraft) => ({ title: d.title, value: fromBody(d.body, d.spans) })
+      let start: { title: string; value: Value }
+      let base: { id: string | null; version: number | null } & Snapshot
+      let restore: LocalDraft | null = null
+      let message: string | null = null
+
+      if (server) {
+        const theirs = { title: server.title, body: server.body }
+        base = { id: server.id, version: server.version, ...theirs }
+        if (local?.dirty && !sameSnapshot(local, theirs)) {
+          start = fromLocal(local)
+          restore = local
+          message = 'Restored text from this browser that had not reached the server yet.'
+          if (local.baseVersion !== server.version) keepOtherVersion(server)
+        } else {
+          const spans = local && sameSnapshot(local, theirs) ? local.spans : []
+          start = { title: server.title, value: fromBody(server.body, spans) }
+        }
+      } else if (routeId === null || failure?.status === 404) {
+        base = { id: null, version: null, title: '', body: '' }
+        if (local?.dirty) {
+          start = fromLocal(local)
+          restore = local
+          message =
+            routeId === null
+              ? 'Restored text you had not saved yet.'
+              : 'This draft is no longer on the server; the copy from this browser will be saved as a new draft.'
+          if (routeId) removeLocal(routeId)
+        } else if (routeId === null) {
+          start = { title: '', value: emptyValue() }
+        } else {
+          setLoaded((l) => ({ ...l, phase: 'missing' }))
+          return
+        }
+      } else if (local) {
+        // The server is away: write on from this browser's copy; autosave retries.
+        start = fromLocal(local)
+        base = { id: routeId, version: local.baseVersion, title: local.title, body: local.body }
+        if (local.dirty) restore = local
+        message = 'The server cannot be reached. Showing the copy kept in this browser.'
+      } else {
+        setLoaded((l) => ({ ...l, phase: 'failed' }))
+        return
+      }
+
+      title.current = start.title
+      value.current = start.value
+      const next = new Autosaver(
+        base,
+        {
+          create: (s) => documents.create(s),
+          update: (id, changes) =>
+            documents.update(id, { ...changes, origin: TAB_ID }, { keepalive: unloading.current }),
+        },
+        {
+          onConflict: keepOtherVersion,
+          onSaved: (doc) => {
+            if (routeId !== doc.id && location.pathname !== `/d/${doc.id}`) {
+              moveLocal(doc.id)
+              navigate(`/d/${doc.id}`, { replace: true })
+            }
+          },
+        },
+      )
+      saverRef.current = next
+      setSaver(next)
+      setNotice(message)
+      setLoaded((l) => ({
+        phase: 'ready',
+        title: start.title,
+        initialValue: start.value,
+        revision: l.revision + 1,
+        published: server?.published ?? false,
+        shareId: server?.share_id ?? null,
+      }))
+      if (restore) next.markUnsaved(snapshot())
+    }
+    void open()
+    return () => {
+      cancelled = true
+    }
+  }, [routeId, attempt, keepOtherVersion])
+
+  // The local copy is marked clean whenever the server has everything.
+  useEffect(() => {
+    if (!saver) return
+    const unsubscribe = saver.subscribe((s) => {
+      if (s.status === 'saved') keepLocally(false)
+    })
+    return () => {
+      unsubscribe()
+      if (saverRef.current === saver) saverRef.current = null
+      void saver.flush().finally(() => saver.dispose())
+    }
+  }, [saver, keepLocally])
+
+  useEffect(() => {
+    const onHide = () => {
+      unloading.current = true
+      void saverRef.current?.flush()
+    }
+    window.addEventListener('pagehide', onHide)
+    return () => window.removeEventListener('pagehide', onHide)
+  }, [])
+
+  const save = useSyncExternalStore(saver?.subscribe ?? noSaver.subscribe, saver?.getState ?? noSaver.getState)
+
+  const changed = useCallback(() => {
+    keepLocally(true)
+    saverRef.current?.change(snapshot())
+  }, [keepLocally])
+
+  const setTitle = useCallback(
+    (next: string) => {
+      title.current = next
+      setLoaded((l) => ({ ...l, title: next }))
+      changed()
+    },
+    [changed],
+  )
+
+  const setValue = useCallback(
+    (next: Value) => {
+      value.current = next
+      changed()
+    },
+    [changed],
+  )
+
+  const applyRemote = useCallback(
+    (update: RemoteUpdate) => {
+      const s = saverRef.current
+      if (update.origin === TAB_ID || !s || !s.adopt(update)) return
+      title.current = update.title
+      value.current = fromBody(update.body)
+      setLoaded((l) => ({ ...l, title: update.title, initialValue: value.current, revision: l.revision + 1 }))
+      keepLocally(false)
+    },
+    [keepLocally],
+  )
+
+  return {
+    ...loaded,
+    id: save.id ?? routeId,
+    save,
+    notice,
+    dismissNotice: () => setNotice(null),
+    setTitle,
+    setValue,
+    applyRemote,
+    flush: () => saverRef.current?.flush() ?? Promise.resolve(),
+    saveAsNew: () => saverRef.current?.saveAsNew(snapshot()) ?? Promise.resolve(),
+    setShare: (published: boolean, shareId: string | null) => setLoaded((l) => ({ ...l, published, shareId })),
+    retry: () => setAttempt((a) => a + 1),
+  }
+}
+
+export type Draft = ReturnType<typeof useDraft>
