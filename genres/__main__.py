@@ -1,0 +1,179 @@
+"""python -m genres: build corpora, fine-tune genre models, register routes.
+
+  python -m genres corpus shakespeare|all
+  python -m genres corpus my-genre --from a.txt b.txt --license "CC0-1.0"
+  python -m genres finetune shakespeare --steps 60 --seed 0 [--full] [--resume] [--register]
+  python -m genres register shakespeare
+  python -m genres perplexity shakespeare [--adapter adapters/shakespeare]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from genres import corpora, finetune, register
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cmd_corpus(a) -> int:
+    if a.from_files:
+        meta = corpora.build_from_files(a.genre, [Path(f) for f in a.from_files], a.license or "unknown",
+                                        title=a.name or "", description=a.description or "", prose=a.prose)
+        _print_corpus(meta)
+        return 0
+    names = list(corpora.GENRES) if a.genre == "all" else [a.genre]
+    for name in names:
+        _print_corpus(corpora.build(name))
+    return 0
+
+
+def _print_corpus(meta: dict) -> None:
+    pk = ", ".join(f"{p['name']} {p['version']}".strip() for p in meta["packages"])
+    print(f"{meta['genre']}: train {meta['chars']['train']:,} chars, valid {meta['chars']['valid']:,} chars "
+          f"({meta['split']['unit_count']['valid']} of {sum(meta['split']['unit_count'].values())} units) from {pk}")
+
+
+def _settings(a) -> finetune.Settings:
+    genre = corpora.GENRES.get(a.genre)
+    kw = dict(genre=a.genre, steps=a.steps, seed=a.seed, full=a.full, batch_size=a.batch_size, seq_len=a.seq_len,
+              lr=a.lr, rank=a.rank, alpha=a.alpha or 2 * a.rank, save_every=a.save_every, threads=a.threads,
+              base=a.base, base_path=a.base_path, corpus_dir=a.corpus_dir, out_dir=a.out,
+              eval_windows=a.eval_windows, eval_len=a.eval_len, warmup=a.warmup,
+              sample_prompt=a.prompt if a.prompt is not None else (genre.prompt if genre else None))
+    if a.targets:
+        kw["targets"] = tuple(t.strip() for t in a.targets.split(",") if t.strip())
+    return finetune.Settings(**kw)
+
+
+def cmd_finetune(a) -> int:
+    s = _settings(a)
+    corpus, out, _ = s.paths()
+    if not (corpus / "train.txt").exists():
+        if a.genre not in corpora.GENRES:
+            print(f"no corpus in {corpus}; build one with `python -m genres corpus {a.genre} --from FILES`", file=sys.stderr)
+            return 2
+        corpora.build(a.genre)
+    result = finetune.train(s, resume=a.resume, progress=not a.no_progress)
+    print(f"{a.genre}: validation perplexity {result.base_ppl:.2f} -> {result.ppl:.2f} "
+          f"({100 * result.reduction:.1f}% lower) after {result.steps} steps, {result.tokens_seen:,} tokens; wrote {out}")
+    if a.register:
+        _register(a.genre, out, s, a.registry)
+    return 0
+
+
+def _register(genre: str, out: Path, s: finetune.Settings, registry_path: str | None) -> None:
+    source = json.loads((out / "training.json").read_text()).get("source", {}) if (out / "training.json").exists() else {}
+    known = corpora.GENRES.get(genre)
+    title = source.get("title") or (known.title if known else genre)
+    description = source.get("description") or (known.description if known else "")
+    rel = finetune._portable(str(out))
+    entry = (register.entry_for_full(title, genre, description, rel) if s.full
+             else register.entry_for_adapter(title, genre, description, s.base, rel))
+    changed = register.add_route(genre, entry, registry_path)
+    print(f"registry: route {genre!r} {'added' if changed else 'already present'}")
+
+
+def cmd_register(a) -> int:
+    out = Path(a.adapter) if a.adapter else REPO_ROOT / "adapters" / a.genre
+    if not (out / "adapter_config.json").exists() and not (out / "config.json").exists():
+        print(f"{out} holds no adapter or model; train it first", file=sys.stderr)
+        return 2
+    s = finetune.Settings(genre=a.genre, base=a.base, full=(out / "config.json").exists())
+    _register(a.genre, out, s, a.registry)
+    return 0
+
+
+def cmd_perplexity(a) -> int:
+    import torch
+    from genres import perplexity
+
+    s = finetune.Settings(genre=a.genre, base=a.base, base_path=a.base_path, corpus_dir=a.corpus_dir, threads=a.threads)
+    device = finetune.pick_device()
+    if device.type == "cpu":
+        torch.set_num_threads(s.threads)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = finetune.base_folder(s)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device)
+    corpus, _, _ = s.paths()
+    wins = perplexity.windows(perplexity.tokenize(tokenizer, (corpus / "valid.txt").read_text()), a.eval_len, a.eval_windows)
+    print(f"base: {perplexity.perplexity(model, wins):.2f}")
+    if a.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, a.adapter)
+        print(f"{a.adapter}: {perplexity.perplexity(model, wins):.2f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m genres", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("corpus", help="build var/corpora/<genre>/{train,valid}.txt and source.json")
+    c.add_argument("genre", help=f"one of {', '.join(corpora.GENRES)}, 'all', or a new name with --from")
+    c.add_argument("--from", dest="from_files", nargs="+", metavar="FILE", help="plain text files for a genre of your own")
+    c.add_argument("--license", help="license of the --from text (recorded in source.json)")
+    c.add_argument("--name", help="display name for a --from genre")
+    c.add_argument("--description", help="one-line description for a --from genre")
+    c.add_argument("--prose", action="store_true", help="join hard-wrapped lines of --from text into paragraphs")
+    c.set_defaults(func=cmd_corpus)
+
+    f = sub.add_parser("finetune", help="train adapters/<genre> (LoRA) or models/<genre> (--full)")
+    f.add_argument("genre")
+    f.add_argument("--steps", type=int, default=60)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--full", action="store_true", help="update every weight instead of a LoRA adapter")
+    f.add_argument("--resume", action="store_true", help="continue from var/finetune/<genre>/checkpoint")
+    f.add_argument("--register", action="store_true", help="add the route to the model registry when done")
+    f.add_argument("--batch-size", type=int, default=4)
+    f.add_argument("--seq-len", type=int, default=256)
+    f.add_argument("--lr", type=float, default=None, help="default 2e-3 (LoRA) or 5e-5 (full)")
+    f.add_argument("--warmup", type=int, default=5)
+    f.add_argument("--rank", type=int, default=8)
+    f.add_argument("--alpha", type=int, default=None, help="default 2 x rank")
+    f.add_argument("--targets", help=f"comma-separated module names (default {','.join(finetune.LLAMA_PROJECTIONS)})")
+    f.add_argument("--save-every", type=int, default=10)
+    f.add_argument("--eval-windows", type=int, default=64)
+    f.add_argument("--eval-len", type=int, default=256)
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--prompt", help="prompt for the model card's sample continuation")
+    f.add_argument("--no-progress", action="store_true")
+    _model_args(f)
+    f.add_argument("--out", help="output folder (default adapters/<genre>, or models/<genre> with --full)")
+    f.set_defaults(func=cmd_finetune)
+
+    r = sub.add_parser("register", help="add an already trained genre to the model registry")
+    r.add_argument("genre")
+    r.add_argument("--adapter", help="folder (default adapters/<genre>)")
+    r.add_argument("--base", default="smollm2")
+    r.add_argument("--registry", help="registry file (default config/models.yaml or $WRITEUP_REGISTRY)")
+    r.set_defaults(func=cmd_register)
+
+    e = sub.add_parser("perplexity", help="validation perplexity of the base and, with --adapter, an adapter")
+    e.add_argument("genre")
+    e.add_argument("--adapter")
+    e.add_argument("--eval-windows", type=int, default=64)
+    e.add_argument("--eval-len", type=int, default=256)
+    e.add_argument("--threads", type=int, default=2)
+    _model_args(e, registry_flag=False)
+    e.set_defaults(func=cmd_perplexity)
+
+    a = p.parse_args(argv)
+    return a.func(a)
+
+
+def _model_args(p: argparse.ArgumentParser, registry_flag: bool = True) -> None:
+    p.add_argument("--base", default="smollm2", help="registry route of the base model")
+    p.add_argument("--base-path", help="a model folder to use instead of the registry's")
+    p.add_argument("--corpus-dir", help="folder with train.txt/valid.txt (default var/corpora/<genre>)")
+    if registry_flag:
+        p.add_argument("--registry", help="registry file (default config/models.yaml or $WRITEUP_REGISTRY)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The model card (README.md) written next to every trained adapter."""
+from __future__ import annotations
+
+
+def render(r: dict) -> str:
+    s, src = r["settings"], r.get("source") or {}
+    kind = "full fine-tune" if s.get("full") else f"LoRA adapter (r={s['rank']}, alpha={s['alpha']})"
+    pkgs = ", ".join(f"{p['registry']} `{p['name']}` {p['version']}" for p in src.get("packages", [])) or "unknown"
+    lines = [
+        f"# {src.get('title', s['genre'])} — writeup genre model",
+        "",
+        f"{src.get('description', '')}".strip(),
+        "",
+        f"- **Kind:** {kind}",
+        f"- **Base:** registry route `{r['base']}` ({s.get('base_path') or 'models/smollm2-135m, SmolLM2-135M, Apache-2.0'})",
+        f"- **Data:** {pkgs}",
+        f"- **Data license:** {src.get('license', 'unknown')}",
+        f"- **Corpus:** {_corpus_line(src)}",
+        f"- **Training:** {r['steps']} steps x {s['batch_size']} x {s['seq_len']} tokens = {r['tokens_seen']:,} tokens seen; "
+        f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then cosine to 10%; seed {s['seed']}; "
+        f"{r['train_seconds']:.0f} s on {s['device']}.",
+    ]
+    if not s.get("full"):
+        lines.append(f"- **Adapted modules:** {', '.join(s['targets'])}; plain LoRA (no DoRA, rsLoRA or bias), dropout {s['dropout']} in training only.")
+    lines += [
+        "",
+        "## Validation perplexity",
+        "",
+        f"On {s['eval_windows']} evenly spaced windows of {s['eval_len']} tokens from the held-out split:",
+        "",
+        "| model | perplexity |",
+        "|---|---|",
+        f"| base | {r['base_ppl']:.2f} |",
+        f"| this {'model' if s.get('full') else 'adapter'} | {r['ppl']:.2f} |",
+        f"| reduction | {100 * r['reduction']:.1f}% |",
+    ]
+    if r.get("sample_prompt"):
+        lines += ["", "## Sample", "", f"Prompt: `{_one_line(r['sample_prompt'])}` (seed {s['seed']}, temperature 0.7, top-k 40)", ""]
+        if r.get("base_sample"):
+            lines += [f"- base: {_quote(r['base_sample'])}"]
+        lines += [f"- {s['genre']}: {_quote(r['sample'])}"]
+    lines += ["", "Built by `python -m genres finetune` (see docs/genres.md).", ""]
+    return "\n".join(lines)
+
+
+def _corpus_line(src: dict) -> str:
+    chars = src.get("chars") or {}
+    sizes = f" Train {chars['train']:,} chars, held-out validation {chars['valid']:,} chars." if chars else ""
+    return (src.get("notes", "") + sizes).strip() or "(no source.json)"
+
+
+def _one_line(text: str) -> str:
+    # Line breaks carry the style of verse; show them rather than lose them.
+    return " ↵ ".join(" ".join(ln.split()) for ln in text.strip().splitlines() if ln.strip())
+
+
+def _quote(text: str) -> str:
+    return "“" + _one_line(text).replace("|", "\\|") + "”"

@@ -1,0 +1,110 @@
+"""Fine-tuning on a tiny Llama: loss goes down, the adapter loads, resume is exact."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from genres import finetune, perplexity
+
+REPO = Path(__file__).resolve().parents[2]
+SMOLLM2 = REPO / "models" / "smollm2-135m"
+TEXT = ("When shall we three meet again\nIn thunder, lightning, or in rain?\n"
+        "When the hurlyburly's done,\nWhen the battle's lost and won.\n\n")
+
+pytestmark = pytest.mark.skipif(not (SMOLLM2 / "tokenizer.json").exists(), reason="needs models/smollm2-135m (scripts/setup)")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A 2-layer, hidden-32 Llama with SmolLM2's tokenizer, and a matching corpus."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    root = tmp_path_factory.mktemp("genres-tiny")
+    tok = AutoTokenizer.from_pretrained(SMOLLM2)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, vocab_size=len(tok), max_position_embeddings=256, tie_word_embeddings=True,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    LlamaForCausalLM(cfg).save_pretrained(root / "model")
+    tok.save_pretrained(root / "model")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "train.txt").write_text(TEXT * 40)
+    (corpus / "valid.txt").write_text(TEXT * 8)
+    (corpus / "source.json").write_text(json.dumps({"genre": "witches", "title": "Witches", "license": "CC0-1.0",
+                                                    "packages": [], "sha256": {"valid": "fixture"}}))
+    return root
+
+
+def settings(tiny: Path, name: str, **kw) -> finetune.Settings:
+    base = dict(genre="witches", steps=12, seed=3, batch_size=4, seq_len=32, lr=1e-2, warmup=2, rank=4, alpha=8,
+                save_every=4, eval_windows=4, eval_len=32, threads=1, base_path=str(tiny / "model"),
+                corpus_dir=str(tiny / "corpus"), out_dir=str(tiny / name / "adapter"), work_dir=str(tiny / name / "work"))
+    return finetune.Settings(**{**base, **kw})
+
+
+def test_lora_lowers_loss_and_saves_a_loadable_adapter(tiny):
+    s = settings(tiny, "plain", sample_prompt="When shall we", sample_tokens=5)
+    result = finetune.train(s, progress=False)
+    assert result.steps == 12 and result.tokens_seen == 12 * 4 * 32
+    assert sum(result.losses[-3:]) / 3 < sum(result.losses[:3]) / 3
+    assert result.ppl < result.base_ppl
+
+    out = Path(s.out_dir)
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and cfg["r"] == 4 and cfg["lora_alpha"] == 8
+    assert cfg["use_dora"] is False and cfg["use_rslora"] is False and cfg["bias"] == "none"
+    assert cfg["target_modules"] == sorted(finetune.LLAMA_PROJECTIONS)
+    card = (out / "README.md").read_text()
+    assert "Validation perplexity" in card and f"{result.base_ppl:.2f}" in card and "CC0-1.0" in card
+
+    # A fresh process's view: base + PeftModel.from_pretrained gives the trained perplexity.
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(s.base_path)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(s.base_path), str(out))
+    wins = perplexity.windows(perplexity.tokenize(tok, (tiny / "corpus" / "valid.txt").read_text()), 32, 4)
+    assert perplexity.perplexity(model, wins) == pytest.approx(result.ppl, rel=1e-4)
+    weights = load_file(out / "adapter_model.safetensors")
+    assert any(".lora_B." in k and v.abs().sum() > 0 for k, v in weights.items())
+
+
+def test_resume_matches_an_uninterrupted_run(tiny):
+    straight = finetune.train(settings(tiny, "straight"), progress=False)
+    s = settings(tiny, "resumed")
+    assert finetune.train(s, stop_after=6, progress=False) is None  # "killed" after the step-6 checkpoint
+    assert not Path(s.out_dir).exists()
+    resumed = finetune.train(s, resume=True, progress=False)
+    assert resumed.losses == straight.losses
+    a = load_file(Path(settings(tiny, "straight").out_dir) / "adapter_model.safetensors")
+    b = load_file(Path(s.out_dir) / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(tiny):
+    finetune.train(settings(tiny, "other"), stop_after=4, progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        finetune.train(settings(tiny, "other", lr=5e-3), resume=True, progress=False)
+
+
+def test_batches_depend_only_on_seed_and_step(tiny):
+    ids = torch.arange(1000)
+    s = settings(tiny, "batches")
+    assert torch.equal(finetune.batch_at(ids, s, 7), finetune.batch_at(ids, s, 7))
+    assert not torch.equal(finetune.batch_at(ids, s, 7), finetune.batch_at(ids, s, 8))
+
+
+def test_perplexity_windows_spread_and_fit():
+    ids = torch.arange(10_000)
+    w = perplexity.windows(ids, 100, 5)
+    assert w.shape == (5, 100) and w[0, 0] == 0 and w[-1, -1] == 9_999
+    assert perplexity.windows(torch.arange(250), 100, 64).shape == (2, 100)
+    with pytest.raises(ValueError):
+        perplexity.windows(torch.arange(50), 100, 4)
