@@ -1,7 +1,8 @@
 """Every API error is `{"code": "...", "message": "..."}` with the right status."""
 from __future__ import annotations
 
-from django.http import HttpResponseNotFound, JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpResponseNotFound, JsonResponse
 from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
@@ -36,6 +37,11 @@ def _first_message(detail) -> str:
 
 
 def api_exception_handler(exc, context):
+    # DRF turns Django's own 404/403 into responses but hands us the originals.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -53,7 +59,7 @@ def api_exception_handler(exc, context):
         wait = f" in {int(exc.wait) + 1} s" if exc.wait is not None else " shortly"
         message = f"Too many changes in a short time; try again{wait}."
     else:
-        code, message = exc.default_code, _first_message(exc.detail)
+        code, message = getattr(exc, "default_code", "error"), _first_message(exc.detail)
     response.data = {"code": code, "message": message, **extra}
     return response
 

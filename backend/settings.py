@@ -91,8 +91,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3") and DATABASES["default"]["
         _sqlite = BASE_DIR / _sqlite
     _sqlite.parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["NAME"] = str(_sqlite)
-    # Autosaves from several tabs write at once; wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # Autosaves from several tabs write at once: take the write lock when the
+    # transaction starts and wait for it, instead of failing with "locked";
+    # WAL lets readers carry on while one writer saves.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -4,6 +4,16 @@ from rest_framework import serializers
 from .models import TITLE_MAX_CHARS, Document
 
 
+class StrictText(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of quietly
+    turning them into text: a client sending `"body": 5` has a bug."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class DocumentOut(serializers.ModelSerializer):
     published = serializers.BooleanField(read_only=True)
 
@@ -14,23 +24,23 @@ class DocumentOut(serializers.ModelSerializer):
 
 
 class DocumentCreateIn(serializers.Serializer):
-    title = serializers.CharField(
+    title = StrictText(
         required=False, allow_blank=True, default="", max_length=TITLE_MAX_CHARS, trim_whitespace=False
     )
-    body = serializers.CharField(
+    body = StrictText(
         required=False, allow_blank=True, default="", max_length=settings.DOCUMENT_MAX_BODY_CHARS, trim_whitespace=False
     )
 
 
 class DocumentPatchIn(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, help_text="The version this edit started from.")
-    title = serializers.CharField(
+    title = StrictText(
         required=False, allow_blank=True, max_length=TITLE_MAX_CHARS, trim_whitespace=False
     )
-    body = serializers.CharField(
+    body = StrictText(
         required=False, allow_blank=True, max_length=settings.DOCUMENT_MAX_BODY_CHARS, trim_whitespace=False
     )
-    origin = serializers.CharField(
+    origin = StrictText(
         required=False,
         allow_null=True,
         max_length=64,

@@ -37,6 +37,18 @@ def backend_settings(redis_server, tiny_registry):
         yield
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """A file-backed SQLite test database, as in production: Django's default
+    in-memory one locks whole tables across threads, which the compose
+    consumer and concurrent autosaves would trip over."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     # Throttle counters and cached health answers must not leak between tests.

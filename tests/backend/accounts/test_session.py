@@ -1,0 +1,43 @@
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from backend.accounts.owners import Owner
+
+pytestmark = pytest.mark.django_db
+
+
+def test_session_gives_csrf_token_and_cookie():
+    client = APIClient()
+    r = client.get("/api/session/")
+    assert r.status_code == 200
+    assert r.json()["user"] is None and r.json()["csrf"]
+    assert client.cookies["csrftoken"].value
+    assert client.cookies["sessionid"].value
+
+
+def test_session_names_the_signed_in_user():
+    client = APIClient()
+    client.force_login(get_user_model().objects.create_user("ada", password="pw-for-tests-only"))
+    assert client.get("/api/session/").json()["user"] == {"username": "ada"}
+
+
+def test_session_key_rotation_keeps_the_anonymous_writer():
+    # Django rotates the session key on sign-in; drafts follow the writer token.
+    client = APIClient()
+    doc = client.post("/api/documents/", {"title": "mine"}, format="json").json()
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore(session_key=client.cookies["sessionid"].value)
+    store.cycle_key()
+    client.cookies["sessionid"] = store.session_key
+    assert client.get(f"/api/documents/{doc['id']}/").status_code == 200
+
+
+def test_owner_is_a_user_or_a_writer():
+    Owner(user_id=1)
+    Owner(writer="abc")
+    with pytest.raises(ValueError):
+        Owner()
+    with pytest.raises(ValueError):
+        Owner(user_id=1, writer="abc")
