@@ -186,10 +186,14 @@ def procfile(plan: Plan) -> str:
         f"--pidfile {q(str(var / 'redis.pid'))} --dir {q(str(var))} --logfile ''",
         f"haproxy: exec haproxy -db -f {q(str(var / 'haproxy.cfg'))}",
     ]
+    # Instances share this machine's cores instead of each taking all of them
+    # (oversubscribed torch threads slow every instance down); WRITEUP_THREADS wins.
+    threads = "" if os.environ.get("WRITEUP_THREADS") else \
+        f" --threads {max(1, (os.cpu_count() or 1) // max(1, len(plan.instances)))}"
     for inst in plan.instances:
         lines.append(
             f"{inst.id}: exec {py} -m microservices.server --instance {q(inst.id)} "
-            f"--registry {q(str(var / 'registry.yaml'))} --host {HOST} --port {inst.port}"
+            f"--registry {q(str(var / 'registry.yaml'))} --host {HOST} --port {inst.port}{threads}"
         )
     if not plan.web_reason:
         lines.append(f"web: exec {py} -m daphne -b {HOST} -p {s.web_port} backend.asgi:application")
