@@ -12,7 +12,7 @@ export function SaveIndicator({ save, onSaveAsNew }: { save: SaveState; onSaveAs
   return (
     <span className={`save-state save-${save.status}`} data-testid="save-state" data-state={save.status} title={save.message ?? undefined}>
       <span className="dot" aria-hidden="true" />
-      {LABELS[save.status]}
+      {save.id === null && save.status === 'saved' ? 'New draft' : LABELS[save.status]}
       {save.gone && (
         <button type="button" className="link-button" onClick={onSaveAsNew}>
           Save as new draft

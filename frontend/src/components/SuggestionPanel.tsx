@@ -11,7 +11,13 @@ export function SuggestionPanel({ state, options, onPick }: Props) {
   const streaming = state.phase === 'streaming'
   const shown = options.filter((o) => o.text !== '' || streaming)
   return (
-    <aside className="suggestion-panel" aria-label="Suggestions" data-testid="suggestion-panel" data-phase={state.phase}>
+    <aside
+      className="suggestion-panel"
+      aria-label="Suggestions"
+      data-testid="suggestion-panel"
+      data-phase={state.phase}
+      data-has-items={shown.length > 0}
+    >
       <h2>Suggestions</h2>
       {state.phase === 'waiting' && <p className="hint">Waiting for a pause…</p>}
       {state.phase === 'idle' && <p className="hint">Pause at the end of a paragraph, or press Ctrl+Space.</p>}

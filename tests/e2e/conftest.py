@@ -1,0 +1,78 @@
+"""The whole stack for browser tests: Redis, HAProxy, the backend serving the
+built frontend, the real SmolLM2 model and a tiny second model (so switching
+models is tested), all started by `stack.run` on free loopback ports."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.services import REPO, Service, free_port
+
+CHROMIUM = os.environ.get("WRITEUP_CHROMIUM", "/usr/bin/chromium")
+PLAYWRIGHT = REPO / "frontend" / "node_modules" / "playwright-core"
+DIST = REPO / "frontend" / "dist" / "index.html"
+ARTIFACTS = REPO / "artifacts" / "e2e"
+
+
+def missing_prerequisites() -> list[str]:
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    if not shutil.which("node"):
+        missing.append("node")
+    if not PLAYWRIGHT.is_dir():
+        missing.append("playwright-core (cd frontend && npm ci)")
+    if not DIST.exists():
+        missing.append("the frontend build (cd frontend && npm run build)")
+    if not (REPO / "models" / "smollm2-135m" / "config.json").exists():
+        missing.append("the SmolLM2 model (scripts/setup)")
+    return missing
+
+
+def e2e_registry(folder: Path, tiny_registry: Path) -> Path:
+    """The real registry's SmolLM2, plus the tiny GPT-2 and a model whose weights are missing."""
+    real = yaml.safe_load((REPO / "config" / "models.yaml").read_text())
+    tiny = yaml.safe_load(Path(tiny_registry).read_text())
+    tiny_gpt2 = {**tiny["models"]["tiny-gpt2"], "name": "Tiny GPT-2 (test)", "limits": {"context": 512}}
+    data = {
+        "defaults": real["defaults"],
+        "models": {"smollm2": real["models"]["smollm2"], "tiny-gpt2": tiny_gpt2, "missing": tiny["models"]["missing"]},
+        "instances": [
+            {"id": "smollm2-1", "host": "127.0.0.1", "port": free_port(), "routes": ["smollm2"]},
+            {"id": "tiny-gpt2-1", "host": "127.0.0.1", "port": free_port(), "routes": ["tiny-gpt2"]},
+            {"id": "missing-1", "host": "127.0.0.1", "port": free_port(), "routes": ["missing"]},
+        ],
+    }
+    path = folder / "models.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def e2e_stack(tmp_path_factory, tiny_registry):
+    missing = missing_prerequisites()
+    if missing:
+        pytest.skip("browser tests need " + ", ".join(missing))
+    folder = tmp_path_factory.mktemp("e2e-stack")
+    registry = e2e_registry(folder, tiny_registry)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        models = {m["route"]: m for m in httpx.get(f"{base}/api/models/", timeout=3).json()}
+        return models["smollm2"]["available"] and models["tiny-gpt2"]["available"]
+
+    args = [sys.executable, "-m", "stack.run", "--registry", str(registry), "--var-dir", str(folder / "var"),
+            "--port", str(port), "--lb-port", str(free_port()), "--stats-port", str(free_port()),
+            "--redis-port", str(free_port())]
+    stack = Service(f"e2e-stack-{port}", args, ready, log_dir=folder)
+    stack.start(timeout=300)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield base
+    stack.stop()

@@ -1,0 +1,289 @@
+// Browser scenarios against the whole running stack. Each takes a fresh
+// browser and throws (node:assert) on failure; screenshots go to `artifacts`.
+import assert from 'node:assert/strict'
+import { openBrowser, recordFrames } from './browser.mjs'
+
+const SUGGESTION_TIMEOUT = 60000
+
+async function typeInBody(page, text) {
+  await page.getByTestId('editor-body').click()
+  await page.keyboard.type(text, { delay: 15 })
+}
+
+const bodyText = (page) =>
+  page.getByTestId('editor-body').evaluate((el) =>
+    [...el.querySelectorAll('[data-slate-node="element"]')]
+      .map((p) => {
+        const clone = p.cloneNode(true)
+        clone.querySelectorAll('[contenteditable="false"]').forEach((n) => n.remove())
+        return clone.textContent.replace(/\uFEFF/g, '')
+      })
+      .join('\n'),
+  )
+
+const ghostText = (page) =>
+  page.evaluate(() => document.querySelector('[data-testid="ghost-text"]')?.textContent ?? '')
+
+const panelPhase = (page) => page.getByTestId('suggestion-panel').getAttribute('data-phase')
+
+async function waitForSaved(page) {
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="save-state"]')?.getAttribute('data-state') === 'saved' &&
+      location.pathname.startsWith('/d/'),
+    null,
+    { timeout: 20000 },
+  )
+}
+
+/** Polls the ghost while it streams; returns the distinct texts seen, in order. */
+async function watchGhostGrow(page) {
+  const seen = []
+  const deadline = Date.now() + SUGGESTION_TIMEOUT
+  while (Date.now() < deadline) {
+    const text = await ghostText(page)
+    if (text && text !== seen[seen.length - 1]) seen.push(text)
+    if (seen.length && (await panelPhase(page)) === 'ready') break
+    await page.waitForTimeout(30)
+  }
+  return seen
+}
+
+export const scenarios = {
+  /** Type, see ghost text appear and grow, Tab accepts it, undo takes it back. */
+  async suggest_and_accept(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      const frames = recordFrames(page)
+      await page.goto('/')
+      const typed = 'The old lighthouse keeper climbed the stairs'
+      await typeInBody(page, typed)
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+      await b.shot(page, 'suggest-1-ghost-appears')
+      const seen = await watchGhostGrow(page)
+      await b.shot(page, 'suggest-2-ghost-complete')
+      assert.ok(seen.length >= 2, `ghost text should grow while streaming, saw ${JSON.stringify(seen)}`)
+      for (let i = 1; i < seen.length; i++) {
+        assert.ok(seen[i].startsWith(seen[i - 1]), `ghost only grows: ${JSON.stringify(seen)}`)
+      }
+      // Earlier requests may have gone out during a pause in typing; the last one is for the sentence.
+      const generate = frames.sent.filter((m) => m?.type === 'generate').pop()
+      assert.equal(generate.prompt, typed)
+      assert.equal(generate.model, 'smollm2')
+      assert.ok(frames.received.filter((m) => m?.type === 'token' && m.id === generate.id).length >= 2)
+      const items = await page.getByTestId('suggestion-item').count()
+      assert.ok(items >= 1, 'the side panel lists the alternatives')
+
+      const ghost = await ghostText(page)
+      await page.keyboard.press('Tab')
+      await page.waitForFunction(() => !document.querySelector('[data-testid="ghost-text"]') || true)
+      assert.equal(await bodyText(page), typed + ghost)
+      const accepted = await page.locator('.accepted').first().textContent()
+      assert.ok(ghost.startsWith(accepted.replace(/\uFEFF/g, '')), 'accepted text is marked as suggested')
+      await b.shot(page, 'suggest-3-accepted')
+      await waitForSaved(page)
+
+      // Accepting is one undo step.
+      await page.keyboard.press('Escape')
+      await page.keyboard.press('Control+z')
+      assert.equal(await bodyText(page), typed)
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Typing something else while a suggestion streams cancels it upstream. */
+  async type_over_cancels(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      await page.addInitScript(() =>
+        localStorage.setItem(
+          'writeup:settings',
+          JSON.stringify({ model: 'smollm2', maxTokens: 120, temperature: 0.8, n: 1, debounceMs: 300, autoSuggest: true }),
+        ),
+      )
+      const frames = recordFrames(page)
+      await page.goto('/')
+      await typeInBody(page, 'Once upon a time, in a kingdom by the sea,')
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+      const first = frames.sent.find((m) => m?.type === 'generate')
+      assert.equal(await panelPhase(page), 'streaming')
+      await page.keyboard.type(' zq', { delay: 15 })
+      await page.waitForFunction(() => !document.querySelector('[data-testid="ghost-text"]'), null, { timeout: 2000 })
+      await b.shot(page, 'cancel-1-typed-over')
+      const cancel = frames.sent.find((m) => m?.type === 'cancel')
+      assert.ok(cancel, 'a cancel was sent')
+      assert.equal(cancel.id, first.id)
+      // After the next pause a new request goes out for the new text.
+      await page.waitForFunction(() => !!document.querySelector('[data-testid="ghost-text"]'), null, {
+        timeout: SUGGESTION_TIMEOUT,
+      })
+      const generates = frames.sent.filter((m) => m?.type === 'generate')
+      assert.ok(generates.length >= 2)
+      assert.ok(generates[generates.length - 1].prompt.endsWith(' zq'))
+      // Esc dismisses.
+      await page.keyboard.press('Escape')
+      assert.equal(await page.getByTestId('ghost-text').count(), 0)
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** The picker lists models with availability; a switch re-asks with the new route and sticks. */
+  async switch_model(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      const frames = recordFrames(page)
+      await page.goto('/')
+      const picker = page.getByTestId('model-picker')
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="model-picker"] option').length > 1)
+      const missing = page.getByTestId('model-option-missing')
+      if (await missing.count()) {
+        assert.equal(await missing.isDisabled(), true, 'unavailable models are disabled')
+        assert.match(await missing.getAttribute('title'), /Unavailable/)
+      }
+      await picker.selectOption('tiny-gpt2')
+      await typeInBody(page, 'A second model writes differently')
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+      const generate = frames.sent.filter((m) => m?.type === 'generate').pop()
+      assert.equal(generate.model, 'tiny-gpt2')
+      await b.shot(page, 'model-1-switched')
+      await page.reload()
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="model-picker"]')?.value === 'tiny-gpt2',
+        null,
+        { timeout: 10000 },
+      )
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** A draft survives a reload, and text typed while the server is away is kept and saved later. */
+  async draft_survives_reload(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      await page.goto('/')
+      await page.getByTestId('title').fill('Reload test')
+      await typeInBody(page, 'Nothing typed is ever lost.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      const url = page.url()
+      await page.reload()
+      await page.getByTestId('editor-body').waitFor()
+      assert.equal(await page.getByTestId('title').inputValue(), 'Reload test')
+      assert.equal(await bodyText(page), 'Nothing typed is ever lost.')
+
+      // The API goes away: typing goes on, the state says offline, a reload keeps the text.
+      await page.route('**/api/documents/**', (route) => route.abort('connectionrefused'))
+      await page.getByTestId('editor-body').click()
+      await page.keyboard.press('End')
+      await page.keyboard.type(' Not even offline.', { delay: 10 })
+      await page.keyboard.press('Escape')
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="save-state"]')?.getAttribute('data-state') === 'offline',
+        null,
+        { timeout: 10000 },
+      )
+      await b.shot(page, 'draft-1-offline')
+      await page.reload()
+      await page.getByTestId('editor-body').waitFor()
+      assert.equal(await bodyText(page), 'Nothing typed is ever lost. Not even offline.')
+      // The API is back: the kept text is saved to the server.
+      await page.unroute('**/api/documents/**')
+      await page.getByTestId('save-state').evaluate(() => window.dispatchEvent(new Event('online')))
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="save-state"]')?.getAttribute('data-state') === 'saved',
+        null,
+        { timeout: 45000 },
+      )
+      const id = url.split('/d/')[1]
+      const doc = await page.evaluate(async (id) => (await fetch(`/api/documents/${id}/`)).json(), id)
+      assert.equal(doc.body, 'Nothing typed is ever lost. Not even offline.')
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Publish a share link and read it in a fresh page. */
+  async share_link(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page, context } = b
+      await page.goto('/')
+      await page.getByTestId('title').fill('Shared piece')
+      await typeInBody(page, 'Read me anywhere.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      await page.getByTestId('share-button').click()
+      await page.getByTestId('publish-button').click()
+      const link = await page.getByTestId('share-link')
+      await link.waitFor({ timeout: 10000 })
+      const url = await link.inputValue()
+      assert.match(url, /\/s\/[\w-]+$/)
+      await b.shot(page, 'share-1-published')
+      const reader = await context.newPage()
+      await reader.goto(url)
+      await reader.getByTestId('shared-title').waitFor({ timeout: 10000 })
+      assert.equal(await reader.getByTestId('shared-title').textContent(), 'Shared piece')
+      assert.equal((await reader.getByTestId('shared-body').textContent()).trim(), 'Read me anywhere.')
+      assert.equal(await reader.locator('[contenteditable="true"]').count(), 0, 'the shared page is read-only')
+      await b.shot(reader, 'share-2-reader')
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Another tab's saves show up in a tab with nothing unsaved. */
+  async other_tab_sync(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page, context } = b
+      await page.goto('/')
+      await typeInBody(page, 'First tab.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      const other = await context.newPage()
+      await other.goto(page.url())
+      await other.getByTestId('editor-body').waitFor()
+      await other.getByTestId('connection-indicator').and(other.locator('[data-state="open"]')).waitFor()
+      await page.getByTestId('editor-body').click()
+      await page.keyboard.press('End')
+      await page.keyboard.type(' Edited.', { delay: 10 })
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      await other.waitForFunction(
+        () => document.querySelector('[data-testid="editor-body"]')?.textContent.includes('Edited.'),
+        null,
+        { timeout: 10000 },
+      )
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Phone width: nothing overflows sideways, the editor and panel still work; help opens and closes. */
+  async phone_and_help(env) {
+    const b = await openBrowser({ ...env, viewport: { width: 390, height: 844 } })
+    try {
+      const { page } = b
+      await page.goto('/')
+      await page.getByTestId('title').fill('On a phone')
+      await typeInBody(page, 'Small screens still get suggestions')
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      assert.ok(overflow <= 0, `no sideways scrolling (overflow ${overflow}px)`)
+      await b.shot(page, 'phone-1-editor')
+      await page.keyboard.press('Control+/')
+      await page.getByTestId('shortcut-help').waitFor()
+      await b.shot(page, 'phone-2-help')
+      await page.keyboard.press('Escape')
+      assert.equal(await page.getByTestId('shortcut-help').count(), 0)
+    } finally {
+      await b.close()
+    }
+  },
+}
