@@ -92,6 +92,92 @@ export const scenarios = {
     }
   },
 
+  /** Ctrl+Right takes one word, Alt+] moves to the next alternative, a click in the panel inserts one. */
+  async words_alternatives_click(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      await page.goto('/')
+      const typed = 'She opened the letter and read'
+      await typeInBody(page, typed)
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+      await watchGhostGrow(page)
+      const ghost = await ghostText(page)
+      await page.keyboard.press('Control+ArrowRight')
+      const word = /^\s*\S+/.exec(ghost)[0]
+      assert.equal(await bodyText(page), typed + word)
+      assert.equal(await ghostText(page), ghost.slice(word.length), 'the rest of the suggestion stays')
+
+      await page.keyboard.type(' slowly', { delay: 15 })
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+      await watchGhostGrow(page)
+      const items = page.getByTestId('suggestion-item')
+      if ((await items.count()) >= 2) {
+        const before = await page.locator('[data-testid="suggestion-item"][aria-pressed="true"]').getAttribute('data-index')
+        await page.keyboard.press('Alt+BracketRight')
+        const after = await page.locator('[data-testid="suggestion-item"][aria-pressed="true"]').getAttribute('data-index')
+        assert.notEqual(after, before, 'Alt+] selects another alternative')
+      }
+      const chosen = items.last()
+      const choice = (await chosen.textContent()).trim()
+      const prefix = await bodyText(page)
+      await chosen.click()
+      await b.shot(page, 'words-1-picked')
+      const now = await bodyText(page)
+      assert.ok(now.startsWith(prefix) && now.trim().endsWith(choice), `clicked alternative inserted: ${JSON.stringify(now)}`)
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** The drafts list: rename, start a new draft, delete. */
+  async drafts_list(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      await page.goto('/')
+      await page.getByTestId('title').fill('First draft')
+      await typeInBody(page, 'One.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      const firstUrl = page.url()
+      await page.getByTestId('drafts-button').click()
+      await page.getByTestId('new-draft').click()
+      await page.waitForURL((u) => u.pathname === '/')
+      await page.getByTestId('title').fill('Second draft')
+      await typeInBody(page, 'Two.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      assert.notEqual(page.url(), firstUrl)
+
+      await page.getByTestId('drafts-button').click()
+      const items = page.getByTestId('draft-item')
+      await items.nth(1).waitFor()
+      assert.deepEqual(
+        (await items.locator('.draft-title').allTextContents()).sort(),
+        ['First draft', 'Second draft'],
+      )
+      // Rename the open draft from the list: the title field follows.
+      const current = items.filter({ hasText: 'Second draft' })
+      await current.getByRole('button', { name: 'Rename' }).click()
+      await page.getByLabel('New title').fill('Renamed draft')
+      await page.getByLabel('New title').press('Enter')
+      assert.equal(await page.getByTestId('title').inputValue(), 'Renamed draft')
+      await b.shot(page, 'drafts-1-list')
+      // Delete the other one.
+      const other = items.filter({ hasText: 'First draft' })
+      await other.getByRole('button', { name: 'Delete' }).click()
+      await other.getByRole('button', { name: 'Delete for good' }).click()
+      await page.waitForFunction(
+        () => ![...document.querySelectorAll('[data-testid="draft-item"]')].some((li) => li.textContent.includes('First draft')),
+      )
+      const gone = await page.evaluate(async (url) => (await fetch('/api/documents/' + url.split('/d/')[1] + '/')).status, firstUrl)
+      assert.equal(gone, 404)
+    } finally {
+      await b.close()
+    }
+  },
+
   /** Typing something else while a suggestion streams cancels it upstream. */
   async type_over_cancels(env) {
     const b = await openBrowser(env)

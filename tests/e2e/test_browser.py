@@ -13,11 +13,13 @@ from .conftest import ARTIFACTS
 
 SCENARIOS = [
     "suggest_and_accept",
+    "words_alternatives_click",
     "type_over_cancels",
     "switch_model",
     "draft_survives_reload",
     "share_link",
     "other_tab_sync",
+    "drafts_list",
     "phone_and_help",
 ]
 

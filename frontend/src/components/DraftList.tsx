@@ -1,21 +1,25 @@
 import { useEffect, useState } from 'react'
 import { documents, type DocumentRecord } from '../api/documents'
 import { removeLocal } from '../drafts/localCopy'
+import { useEscape } from '../hooks/useEscape'
 import { navigate } from '../routes'
 
 interface Props {
   currentId: string | null
+  /** The open draft's title as typed, newer than the list's copy. */
+  currentTitle: string
   /** Renaming the open draft goes through the editor so autosave stays in charge. */
   onRenameCurrent: (title: string) => void
   onClose: () => void
 }
 
 /** The writer's drafts: open, start new, rename, delete. */
-export function DraftList({ currentId, onRenameCurrent, onClose }: Props) {
+export function DraftList({ currentId, currentTitle, onRenameCurrent, onClose }: Props) {
   const [drafts, setDrafts] = useState<DocumentRecord[] | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [confirming, setConfirming] = useState<string | null>(null)
   const [renaming, setRenaming] = useState<string | null>(null)
+  useEscape(onClose)
 
   const load = () =>
     documents
@@ -50,13 +54,14 @@ export function DraftList({ currentId, onRenameCurrent, onClose }: Props) {
   const rename = async (doc: DocumentRecord, title: string) => {
     setRenaming(null)
     if (title === doc.title) return
-    if (doc.id === currentId) onRenameCurrent(title)
-    else {
-      try {
-        await documents.update(doc.id, { title, version: doc.version })
-      } catch {
-        setError('Could not rename the draft; it may have changed elsewhere. Open it and rename it there.')
-      }
+    if (doc.id === currentId) {
+      onRenameCurrent(title)
+      return
+    }
+    try {
+      await documents.update(doc.id, { title, version: doc.version })
+    } catch {
+      setError('Could not rename the draft; it may have changed elsewhere. Open it and rename it there.')
     }
     void load()
   }
@@ -69,7 +74,7 @@ export function DraftList({ currentId, onRenameCurrent, onClose }: Props) {
           ×
         </button>
       </header>
-      <button type="button" className="primary" data-testid="new-draft" onClick={() => open('/')}>
+      <button type="button" className="primary" data-testid="new-draft" autoFocus onClick={() => open('/')}>
         New draft
       </button>
       {error && <p role="alert">{error}</p>}
@@ -85,7 +90,7 @@ export function DraftList({ currentId, onRenameCurrent, onClose }: Props) {
                   void rename(d, String(new FormData(e.currentTarget).get('title') ?? ''))
                 }}
               >
-                <input name="title" defaultValue={d.title} aria-label="New title" autoFocus onBlur={() => setRenaming(null)} />
+                <input name="title" defaultValue={d.id === currentId ? currentTitle : d.title} aria-label="New title" autoFocus onBlur={() => setRenaming(null)} />
               </form>
             ) : (
               <a
@@ -96,7 +101,7 @@ export function DraftList({ currentId, onRenameCurrent, onClose }: Props) {
                   open(`/d/${d.id}`)
                 }}
               >
-                <span className="draft-title">{d.title || 'Untitled'}</span>
+                <span className="draft-title">{(d.id === currentId ? currentTitle : d.title) || 'Untitled'}</span>
                 <span className="draft-meta">
                   {new Date(d.updated_at).toLocaleString()}
                   {d.published ? ' · published' : ''}

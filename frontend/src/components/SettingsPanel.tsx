@@ -1,4 +1,5 @@
 import { useId } from 'react'
+import { useEscape } from '../hooks/useEscape'
 import { CREATIVITY_PRESETS, LENGTH_PRESETS, type Preset, type Settings } from '../settings/settings'
 
 interface Props {
@@ -10,6 +11,7 @@ interface Props {
 }
 
 export function SettingsPanel({ settings, maxTokens, maxN, onChange, onClose }: Props) {
+  useEscape(onClose)
   return (
     <section className="popover settings-panel" aria-label="Suggestion settings" data-testid="settings-panel">
       <header className="popover-head">

@@ -1,6 +1,7 @@
 import { useState } from 'react'
 import { ApiError } from '../api/client'
 import { documents } from '../api/documents'
+import { useEscape } from '../hooks/useEscape'
 
 interface Props {
   documentId: string | null
@@ -17,6 +18,7 @@ export function ShareButton({ documentId, published, shareId, beforePublish, onC
   const [open, setOpen] = useState(false)
   const [busy, setBusy] = useState(false)
   const [message, setMessage] = useState<string | null>(null)
+  useEscape(() => setOpen(false))
 
   const publish = async () => {
     setBusy(true)

@@ -33,6 +33,12 @@ export function BodyEditor({ editor, initialValue, ghost, onChange, onKeyDown }:
         aria-multiline="true"
         placeholder="Start writing. Pause, and a suggestion appears in grey; Tab takes it."
         renderLeaf={Leaf}
+        renderPlaceholder={({ attributes, children }) => (
+          // Slate's default 1/3 opacity is too faint to read.
+          <span {...attributes} className="placeholder" style={{ ...attributes.style, opacity: 1 }}>
+            {children}
+          </span>
+        )}
         decorate={decorate}
         onKeyDown={onKeyDown}
         spellCheck

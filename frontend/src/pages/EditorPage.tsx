@@ -142,7 +142,12 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
       </header>
 
       {panel === 'drafts' && (
-        <DraftList currentId={draft.id} onRenameCurrent={draft.setTitle} onClose={() => setPanel(null)} />
+        <DraftList
+          currentId={draft.id}
+          currentTitle={draft.title}
+          onRenameCurrent={draft.setTitle}
+          onClose={() => setPanel(null)}
+        />
       )}
 
       <main className="workspace">
