@@ -2,15 +2,17 @@
 
 Each loop iteration (the scheduler's turn, then the model runner's):
   1. take new requests and cancellations from the inbox;
-  2. admit the next waiting request when slots are free, seeding its KV cache
-     from the prefix cache;
-  3. run one chunk of that request's prefill (chunked so a long document does
-     not freeze everyone else's stream);
+  2. admit waiting requests into staging slots while there is room, seeding
+     each one's KV cache from the prefix cache;
+  3. run one batched prefill forward over the staged requests' next chunks
+     (many short prompts at once, a long document a chunk at a time, so it
+     never freezes everyone else's stream);
   4. run one decode step for every running sequence and send each new token
      the moment it is sampled.
 Running sequences always occupy cache slots 0..B-1, so a decode step reads
-one contiguous block of the cache; a sequence that leaves is replaced by the
-last one (one copy of its cache rows).
+one contiguous block of the cache (a view, no gather); a sequence that leaves
+is replaced by the last one, and a staged request graduates by copying its
+prompt's cache rows to the end of the block (once per alternative).
 """
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ class Request:
     params: Params
     emit: Callable[[dict], None]  # called on the engine thread; must not block
     adapter: int = 0
+    prompt_ids: list[int] | None = None  # pre-tokenized prompt (OpenAI token arrays, benchmarks)
     submitted: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
     open_seqs: int = 0
@@ -85,16 +88,19 @@ class Seq:
 class Engine:
     def __init__(self, model: Transformer, tokenizer, *, routes: dict[str, int], max_batch: int = 32,
                  max_queue: int = 64, context: int = 2048, window_step: int = 256, prefill_chunk: int = 256,
-                 prefix_cache_mb: float = 512, metrics: EngineMetrics | None = None):
+                 prefill_tokens: int = 512, max_staged: int = 4, prefix_cache_mb: float = 512,
+                 metrics: EngineMetrics | None = None):
         self.model, self.tok = model, tokenizer
         self.routes = routes  # route -> adapter index (0 = base)
-        self.route_of = {v: k for k, v in routes.items()}
         self.max_batch, self.max_queue = max_batch, max_queue
         self.window_step, self.prefill_chunk = window_step, prefill_chunk
-        # One spare slot for health probes, so a full batch never blocks them.
-        model.setup_cache(max_batch + 1, context)
+        self.prefill_tokens = max(prefill_tokens, prefill_chunk)  # padded tokens per prefill forward
+        # Slots: [0, max_batch) running, then staging slots, then one spare
+        # for health probes so a full batch never blocks them.
+        model.setup_cache(max_batch + max_staged + 1, context)
         self.context = model.max_seq
-        self.probe_slot = max_batch
+        self.free_staging = list(range(max_batch, max_batch + max_staged))
+        self.probe_slot = max_batch + max_staged
         self.device = model.output.weight.device
         self.metrics = metrics or EngineMetrics()
         self.prefix = PrefixCache(int(prefix_cache_mb * 2**20)) if prefix_cache_mb > 0 else None
@@ -103,9 +109,9 @@ class Engine:
         self.n_adapters = 0
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.waiting: deque[Request] = deque()
+        self.staged: list[Request] = []  # admitted, being prefilled
         self.running: list[Seq] = []
-        self.prefilling: Request | None = None
-        self._pending = 0  # submitted, not yet prefilling: what max_queue bounds
+        self._pending = 0  # submitted, not yet admitted: what max_queue bounds
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
@@ -146,19 +152,23 @@ class Engine:
     def tokenize(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
+    @property
+    def idle(self) -> bool:
+        return not (self.running or self.staged or self.waiting)
+
     # ---- the loop ---------------------------------------------------------
     def _loop(self) -> None:
         torch.set_grad_enabled(False)
         while not self._stop:
             try:
                 self._drain()
-                if not (self.running or self.prefilling or self.waiting):
+                if self.idle:
                     self._wake.wait(0.5)
                     self._wake.clear()
                     continue
                 self._admit()
-                if self.prefilling:
-                    self._prefill_chunk()
+                if self.staged:
+                    self._prefill()
                 if self.running:
                     self._decode_step()
             except Exception as e:  # a bug or a broken device: fail the work, keep serving
@@ -182,22 +192,21 @@ class Engine:
             self._unqueue()
             for i in range(req.params.n):
                 self._done(req, i, "cancelled", 0)
-        if self.prefilling and self.prefilling.cancelled:
-            req, self.prefilling = self.prefilling, None
+        for req in [r for r in self.staged if r.cancelled]:
+            self._unstage(req)
             for i in range(req.params.n):
                 self._done(req, i, "cancelled", 0)
-            self._set_active()
         for s in [s for s in self.running if s.req.cancelled]:
             self._finish(s, "cancelled")
 
     def _run_probe(self, fut: Future) -> None:
         try:
-            m, slot = self.model, self.probe_slot
-            logits = m(torch.tensor([[self.start_token]], device=self.device), torch.tensor([slot], device=self.device),
-                       torch.zeros(1, 1, dtype=torch.long, device=self.device),
-                       torch.ones(1, 1, 1, 1, dtype=torch.bool, device=self.device))
-            ok = bool(torch.isfinite(logits).all())
-            fut.set_result(ok)
+            dev = self.device
+            logits = self.model(torch.tensor([[self.start_token]], device=dev), [self.probe_slot],
+                                torch.zeros(1, 1, dtype=torch.long, device=dev),
+                                torch.ones(1, 1, 1, 1, dtype=torch.bool, device=dev),
+                                logits_at=torch.zeros(1, dtype=torch.long, device=dev))
+            fut.set_result(bool(torch.isfinite(logits).all()))
         except Exception as e:  # noqa: BLE001 - reported to the health endpoint
             if "cuda" in repr(e).lower():
                 self.fatal = e
@@ -205,51 +214,65 @@ class Engine:
 
     # ---- scheduling ---------------------------------------------------------
     def _admit(self) -> None:
-        if self.prefilling or not self.waiting:
-            return
-        if len(self.running) + self.waiting[0].params.n > self.max_batch:
-            return
-        req = self.waiting.popleft()
-        self._unqueue()
-        ids = self.tokenize(req.prompt) or [self.start_token]
-        budget = self.context - req.params.max_tokens
-        if len(ids) > budget:
-            # Drop the start in whole window steps so the kept text's prefix
-            # stays the same across requests and keeps hitting the cache.
-            drop = math.ceil((len(ids) - budget) / self.window_step) * self.window_step
-            ids = ids[min(drop, len(ids) - 1):]
-        req.ids = torch.tensor(ids, dtype=torch.long)
-        req.prompt_tokens = len(ids)
-        req.slot = len(self.running)
-        req.pos = 0
-        if self.prefix is not None:
-            self.metrics.prefix_lookups.inc()
-            entry, n = self.prefix.lookup(req.adapter, req.ids)
-            n = min(n, len(ids) - 1)  # the last prompt token is always computed: its logits start the reply
-            if entry is not None and n > 0:
-                self._copy_in(entry.kv, req.slot, n)
-                req.pos = req.cached_tokens = n
-                self.metrics.prefix_hits.inc()
-        route = req.route
-        self.metrics.prompt_tokens.labels(route).inc(len(ids))
-        self.metrics.cached_tokens.labels(route).inc(req.cached_tokens)
-        self.prefilling = req
+        reserved = len(self.running) + sum(r.params.n for r in self.staged)
+        while self.waiting and self.free_staging and reserved + self.waiting[0].params.n <= self.max_batch:
+            req = self.waiting.popleft()
+            self._unqueue()
+            reserved += req.params.n
+            ids = list(req.prompt_ids) if req.prompt_ids is not None else self.tokenize(req.prompt)
+            ids = ids or [self.start_token]
+            budget = self.context - req.params.max_tokens
+            if len(ids) > budget:
+                # Drop the start in whole window steps so the kept text's prefix
+                # stays the same across requests and keeps hitting the cache.
+                drop = math.ceil((len(ids) - budget) / self.window_step) * self.window_step
+                ids = ids[min(drop, len(ids) - 1):]
+            req.ids = torch.tensor(ids, dtype=torch.long)
+            req.prompt_tokens = len(ids)
+            req.slot = self.free_staging.pop()
+            req.pos = 0
+            if self.prefix is not None:
+                self.metrics.prefix_lookups.inc()
+                entry, n = self.prefix.lookup(req.adapter, req.ids)
+                n = min(n, len(ids) - 1)  # the last prompt token is always computed: its logits start the reply
+                if entry is not None and n > 0:
+                    self._copy_in(entry.kv, req.slot, n)
+                    req.pos = req.cached_tokens = n
+                    self.metrics.prefix_hits.inc()
+            self.metrics.prompt_tokens.labels(req.route).inc(len(ids))
+            self.metrics.cached_tokens.labels(req.route).inc(req.cached_tokens)
+            self.staged.append(req)
         self._set_active()
 
-    def _prefill_chunk(self) -> None:
-        req = self.prefilling
-        start = req.pos
-        chunk = req.ids[start:start + self.prefill_chunk]
-        t = len(chunk)
+    def _prefill(self) -> None:
+        """One forward over the next chunk of as many staged requests as fit
+        the token budget (rows are padded to the longest chunk)."""
+        batch, width = [], 0
+        for req in self.staged:
+            t = min(len(req.ids) - req.pos, self.prefill_chunk)
+            if batch and (len(batch) + 1) * max(width, t) > self.prefill_tokens:
+                break
+            batch.append((req, t))
+            width = max(width, t)
         dev = self.device
-        logits = self.model(chunk[None].to(dev), torch.tensor([req.slot], device=dev),
-                            torch.arange(start, start + t, device=dev)[None],
-                            attention_mask(torch.tensor([start], device=dev), t, start + t),
-                            self._lora([req.adapter]))
-        req.pos = start + t
-        if req.pos < len(req.ids):
-            return
-        self.prefilling = None
+        starts = torch.tensor([r.pos for r, _ in batch])
+        tokens = torch.zeros(len(batch), width, dtype=torch.long)
+        for i, (r, t) in enumerate(batch):
+            tokens[i, :t] = r.ids[r.pos:r.pos + t]
+        # Padding positions write junk past a row's prompt; it is never read
+        # (masks stop at each row's length) and is overwritten when decoding.
+        pos = (starts[:, None] + torch.arange(width)[None, :]).clamp_max(self.context - 1)
+        logits = self.model(tokens.to(dev), [r.slot for r, _ in batch], pos.to(dev),
+                            attention_mask(starts.to(dev), width, int(starts.max()) + width),
+                            self._lora([r.adapter for r, _ in batch]),
+                            logits_at=torch.tensor([t - 1 for _, t in batch], device=dev))
+        for i, (r, t) in enumerate(batch):
+            r.pos += t
+            if r.pos == len(r.ids):
+                self._graduate(r, logits[i])
+
+    def _graduate(self, req: Request, logits: torch.Tensor) -> None:
+        """Prefill done: move into the running block, one sequence per alternative."""
         n_prompt = len(req.ids)
         if self.prefix is not None and req.cached_tokens < n_prompt - 1:
             self.prefix.insert(req.adapter, req.ids, self._copy_out(req.slot, n_prompt))
@@ -258,16 +281,21 @@ class Engine:
         base_seed = p.seed if p.seed is not None else int.from_bytes(os.urandom(7), "little")
         seqs = []
         for i in range(p.n):
-            slot = req.slot + i
-            if i:
-                self._copy_slot(req.slot, slot, n_prompt)
+            slot = len(self.running) + i
+            self._copy_slot(req.slot, slot, n_prompt)
             gen = torch.Generator().manual_seed(base_seed + i)
             seqs.append(Seq(req, i, slot, n_prompt, -1, gen, TextStream(self.tok, p.stop)))
+        self._unstage(req)
         self.running.extend(seqs)
         req.open_seqs = p.n
-        tokens = self._sample(logits.expand(p.n, -1), seqs)
+        tokens = self._sample(logits[None].expand(p.n, -1), seqs)
         for s, tok in zip(seqs, tokens.tolist()):
             self._accept(s, tok)
+        self._set_active()
+
+    def _unstage(self, req: Request) -> None:
+        self.staged.remove(req)
+        self.free_staging.append(req.slot)
         self._set_active()
 
     def _decode_step(self) -> None:
@@ -277,8 +305,8 @@ class Engine:
         b = len(seqs)
         pos = torch.tensor([s.pos for s in seqs], device=dev)
         toks = torch.tensor([[s.last] for s in seqs], device=dev)
-        logits = self.model(toks, torch.arange(b, device=dev), pos[:, None],
-                            attention_mask(pos, 1, int(pos.max()) + 1), self._lora([s.req.adapter for s in seqs]))
+        logits = self.model(toks, list(range(b)), pos[:, None], attention_mask(pos, 1, int(pos.max()) + 1),
+                            self._lora([s.req.adapter for s in seqs]), logits_at=torch.zeros(b, dtype=torch.long, device=dev))
         for s in seqs:
             s.pos += 1
         tokens = self._sample(logits, seqs)
@@ -326,8 +354,8 @@ class Engine:
 
     def _finish(self, s: Seq, reason: str) -> None:
         req = s.req
-        if reason != "stop" or not s.stream.stopped:
-            tail = s.stream.flush() if reason != "cancelled" else ""
+        if reason != "cancelled" and not s.stream.stopped:
+            tail = s.stream.flush()
             if tail:
                 req.emit({"type": "token", "id": req.id, "index": s.index, "text": tail})
         self._remove(s)
@@ -347,11 +375,6 @@ class Engine:
             self._copy_slot(last.slot, i, last.pos)
             last.slot = i
             self.running[i] = last
-        if self.prefilling is not None and self.prefilling.slot != len(self.running):
-            # keep the prefilling request's slot right after the running block
-            p = self.prefilling
-            self._copy_slot(p.slot, len(self.running), p.pos)
-            p.slot = len(self.running)
 
     def _unqueue(self) -> None:
         with self._lock:
@@ -362,16 +385,16 @@ class Engine:
         counts = dict.fromkeys(self.routes, 0)
         for s in self.running:
             counts[s.req.route] = counts.get(s.req.route, 0) + 1
-        if self.prefilling:
-            counts[self.prefilling.route] = counts.get(self.prefilling.route, 0) + self.prefilling.params.n
+        for r in self.staged:
+            counts[r.route] = counts.get(r.route, 0) + r.params.n
         for route, c in counts.items():
             self.metrics.active.labels(route).set(c)
 
     def _fail_all(self, code: str, message: str) -> None:
-        reqs = {s.req for s in self.running}
-        if self.prefilling:
-            reqs.add(self.prefilling)
-        self.running, self.prefilling = [], None
+        reqs = {s.req for s in self.running} | set(self.staged)
+        self.running = []
+        for r in list(self.staged):
+            self._unstage(r)
         for req in reqs:
             req.emit({"type": "error", "id": req.id, "code": code, "message": message})
             self.metrics.requests.labels(req.route, "error").inc()

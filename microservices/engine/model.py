@@ -125,7 +125,7 @@ class Attention(nn.Module):
         self.wo = Linear(a.n_head * a.head_dim, a.dim, bias)
         self.cache: KVCache | None = None
 
-    def forward(self, x, rows, pos, mask, rope, lora) -> Tensor:
+    def forward(self, x, rows, read, pos, mask, rope, lora) -> Tensor:
         a = self.a
         b, t, _ = x.shape
         q, k, v = self.wqkv(x, lora).split([a.n_head * a.head_dim, a.n_kv_head * a.head_dim, a.n_kv_head * a.head_dim], -1)
@@ -136,12 +136,9 @@ class Attention(nn.Module):
             q, k = apply_rope(q, rope), apply_rope(k, rope)
         self.cache.update(rows, pos, k, v)
         span = mask.shape[-1]  # keys 0..span-1 cover every row's positions
-        if rows.numel() == 1:
-            r = int(rows[0])
-            keys, vals = self.cache.k[r:r + 1, :, :span], self.cache.v[r:r + 1, :, :span]
-        else:  # the scheduler keeps running rows in one contiguous block of slots
-            lo = int(rows[0])
-            keys, vals = self.cache.k[lo:lo + b, :, :span], self.cache.v[lo:lo + b, :, :span]
+        # `read` is a slice when the rows are one contiguous block of slots
+        # (every decode step): a view, no copy. Otherwise gather the rows.
+        keys, vals = self.cache.k[read, :, :span], self.cache.v[read, :, :span]
         y = F.scaled_dot_product_attention(q, keys, vals, attn_mask=mask, enable_gqa=a.n_kv_head != a.n_head)
         return self.wo(y.transpose(1, 2).reshape(b, t, a.n_head * a.head_dim), lora)
 
@@ -172,8 +169,8 @@ class TransformerBlock(nn.Module):
         self.attention = Attention(a)
         self.feed_forward = FeedForward(a)
 
-    def forward(self, x, rows, pos, mask, rope, lora) -> Tensor:
-        h = x + self.attention(self.attention_norm(x), rows, pos, mask, rope, lora)
+    def forward(self, x, rows, read, pos, mask, rope, lora) -> Tensor:
+        h = x + self.attention(self.attention_norm(x), rows, read, pos, mask, rope, lora)
         return h + self.feed_forward(self.ffn_norm(h), lora)
 
 
@@ -202,12 +199,17 @@ class Transformer(nn.Module):
         if a.arch == "llama":
             self.rope_cache = rope_table(max_seq, a.head_dim, a.rope_base).to(device)
 
-    def forward(self, tokens: Tensor, rows: Tensor, pos: Tensor, mask: Tensor,
-                lora: Tensor | None = None, last_only: bool = True) -> Tensor:
-        """tokens, pos [B, T]; rows [B] cache slots (one contiguous block);
-        mask [B, 1, T, span] bool, True where a query may attend; lora
-        [B, 1, n_adapters] one-hot adapter choice or None (base model only).
-        Returns logits [B, V] (last position) or [B, T, V]."""
+    def forward(self, tokens: Tensor, slots: list[int], pos: Tensor, mask: Tensor,
+                lora: Tensor | None = None, logits_at: Tensor | None = None) -> Tensor:
+        """tokens, pos [B, T]; slots: the cache slot of each row; mask
+        [B, 1, T, span] bool, True where a query may attend; lora [B, 1,
+        n_adapters] one-hot adapter choice or None (base model only);
+        logits_at [B] the position in T whose logits each row wants (None:
+        all positions). Returns logits [B, V], or [B, T, V] when logits_at is None."""
+        device = tokens.device
+        rows = torch.tensor(slots, device=device)
+        contiguous = slots == list(range(slots[0], slots[0] + len(slots)))
+        read = slice(slots[0], slots[0] + len(slots)) if contiguous else rows
         x = self.tok_embeddings(tokens)
         rope = None
         if self.pos_embeddings is not None:
@@ -215,9 +217,10 @@ class Transformer(nn.Module):
         else:
             rope = self.rope_cache[pos]  # [B, T, head_dim // 2, 2]
         for layer in self.layers:
-            x = layer(x, rows, pos, mask, rope, lora)
-        x = self.norm(x[:, -1] if last_only else x)
-        return self.output(x)
+            x = layer(x, rows, read, pos, mask, rope, lora)
+        if logits_at is not None:
+            x = x[torch.arange(len(slots), device=device), logits_at]
+        return self.output(self.norm(x))
 
 
 def rope_table(seq_len: int, head_dim: int, base: float) -> Tensor:

@@ -31,7 +31,7 @@ def test_logits_match_transformers(smollm2_dir):
     t = ids.shape[1]
     hf = AutoModelForCausalLM.from_pretrained(smollm2_dir).eval()
     with torch.no_grad():
-        a = ours(ids, torch.tensor([0]), torch.arange(t)[None], attention_mask(torch.tensor([0]), t, t), last_only=False)[0]
+        a = ours(ids, [0], torch.arange(t)[None], attention_mask(torch.tensor([0]), t, t))[0]
         torch.testing.assert_close(a, hf(ids).logits[0], atol=2e-3, rtol=1e-3)
 
 

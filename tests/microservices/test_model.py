@@ -11,7 +11,7 @@ PROMPT = "The lighthouse keeper climbed the stairs, café au lait in hand 😀, 
 
 def _full(model, ids):
     t = ids.shape[1]
-    return model(ids, torch.tensor([0]), torch.arange(t)[None], attention_mask(torch.tensor([0]), t, t), last_only=False)[0]
+    return model(ids, [0], torch.arange(t)[None], attention_mask(torch.tensor([0]), t, t))[0]
 
 
 @pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
@@ -36,7 +36,8 @@ def test_cached_decode_matches_full_forward(tiny_dir, name):
         full = _full(m, ids)
         m.setup_cache(3, 128)
         s = t // 2
-        m(ids[:, :s], torch.tensor([1]), torch.arange(s)[None], attention_mask(torch.tensor([0]), s, s))
-        m(ids[:, s:t - 1], torch.tensor([1]), torch.arange(s, t - 1)[None], attention_mask(torch.tensor([s]), t - 1 - s, t - 1))
-        last = m(ids[:, t - 1:], torch.tensor([1]), torch.tensor([[t - 1]]), attention_mask(torch.tensor([t - 1]), 1, t))
+        m(ids[:, :s], [1], torch.arange(s)[None], attention_mask(torch.tensor([0]), s, s))
+        m(ids[:, s:t - 1], [1], torch.arange(s, t - 1)[None], attention_mask(torch.tensor([s]), t - 1 - s, t - 1))
+        last = m(ids[:, t - 1:], [1], torch.tensor([[t - 1]]), attention_mask(torch.tensor([t - 1]), 1, t),
+                 logits_at=torch.zeros(1, dtype=torch.long))
     torch.testing.assert_close(last[0], full[-1], atol=1e-4, rtol=1e-4)

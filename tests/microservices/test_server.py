@@ -110,17 +110,20 @@ async def test_cancel_ends_with_cancelled(microservice):
 
 async def test_too_many_requests_per_socket_and_busy(microservice):
     async with websockets.connect(microservice.ws_url) as a, websockets.connect(microservice.ws_url) as b:
+        # n=4 alternatives: only two requests fit the 8-slot batch, so none
+        # can finish while the 17 are being sent.
         for i in range(17):
-            await a.send(gen(f"a{i}", max_tokens=64))
-        for i in range(16):
+            await a.send(gen(f"a{i}", max_tokens=64, n=4))
+        texts_a, finals_a = await recv_until_done(a, {"a16": 1})
+        assert finals_a["a16"][0]["code"] == "too_many_requests"
+        for i in range(16):  # 15 of a's wait in the 16-deep queue: most of these can't
             await b.send(gen(f"b{i}", max_tokens=64))
-        codes = []
-        for ws, prefix, n in ((a, "a", 17), (b, "b", 16)):
-            ids = {f"{prefix}{i}": 1 for i in range(n)}
-            _, finals = await recv_until_done(ws, ids, timeout=120)
-            codes += [f.get("code") for fs in finals.values() for f in fs if f["type"] == "error"]
-        assert "too_many_requests" in codes  # 17th on one socket
-        assert "busy" in codes  # 8 running + 16 queued < 32 accepted
+        _, finals_b = await recv_until_done(b, {f"b{i}": 1 for i in range(16)}, timeout=120)
+        codes = [f.get("code") for fs in finals_b.values() for f in fs if f["type"] == "error"]
+        assert codes.count("busy") >= 8
+        seen = {f"a{i}": len(finals_a.get(f"a{i}", [])) for i in range(16)}
+        _, rest = await recv_until_done(a, {k: 4 - v for k, v in seen.items() if v < 4}, timeout=120)
+        assert all(f["type"] == "done" for fs in [*rest.values(), *finals_a.values()] for f in fs if f["id"] != "a16")
 
 
 async def test_disconnect_cancels_everything(microservice):
