@@ -73,9 +73,10 @@ def server_entries(instances) -> list[dict]:
     return out
 
 
-def render(reg: Registry, instances=None, web_servers=(), **lb) -> str:
+def render(reg: Registry, instances=None, web_servers=(), discovery=(), resolvers=(), **lb) -> str:
     """The HAProxy config text for `reg`. `instances` defaults to every registry
-    instance (pass the ones actually started); `lb` overrides LB_DEFAULTS."""
+    instance (pass the ones actually started); `lb` overrides LB_DEFAULTS.
+    `discovery` adds DNS-filled server slots per route ({route, dns, port, slots})."""
     unknown = set(lb) - set(LB_DEFAULTS)
     if unknown:
         raise TypeError(f"unknown load balancer settings: {sorted(unknown)}")
@@ -86,6 +87,8 @@ def render(reg: Registry, instances=None, web_servers=(), **lb) -> str:
         "routes": list(reg.models),
         "instances": server_entries(reg.instances if instances is None else instances),
         "web": {"bind": settings["bind"], "port": 80, "check_path": "/api/session/", "servers": list(web_servers)},
+        "discovery": list(discovery),
+        "resolvers": list(resolvers),
     }
     return _environment().get_template(TEMPLATE.name).render(**context)
 

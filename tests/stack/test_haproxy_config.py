@@ -54,3 +54,13 @@ def test_only_started_instances_become_servers(tmp_path, tiny_registry):
 def test_unknown_settings_are_refused(tiny_registry):
     with pytest.raises(TypeError):
         haproxy_config.render(load(tiny_registry), prot=1)
+
+
+def test_autoscaled_routes_get_dns_filled_slots(tmp_path, tiny_registry):
+    reg = load(tiny_registry)
+    text = haproxy_config.render(reg, instances=[], stats_socket=str(tmp_path / "admin.sock"),
+                                 discovery=[{"route": "tiny-llama", "dns": "llama.workers.internal", "port": 8111,
+                                             "slots": 8}], resolvers=["127.0.0.1:53"])
+    assert "[WARNING]" not in haproxy_check(tmp_path, text)
+    assert "server-template tiny-llama- 8 llama.workers.internal:8111 check resolvers writeup" in text
+    assert '"id":"tiny-llama"' in text and '"id":"tiny-gpt2"' not in text  # /v1/models lists served routes
