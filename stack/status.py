@@ -12,6 +12,7 @@ import argparse
 import csv
 import io
 import json
+import socket
 import sys
 import time
 
@@ -52,8 +53,20 @@ def _haproxy(svc: dict) -> tuple[bool, str]:
     return True, f"{len(want)} server(s) UP; stats {svc['stats']}"
 
 
-def check(svc: dict) -> tuple[bool, str]:
+def _listening(address: str) -> tuple[bool, str]:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError as e:
+        return False, f"{type(e).__name__}"
+    return True, "listening"
+
+
+def check(svc: dict, watching: bool = False) -> tuple[bool, str]:
     kind = svc["kind"]
+    if watching and kind == "web":
+        # A bare connect: an HTTP check every few seconds would fill the access log.
+        return _listening(svc["address"])
     if kind == "redis":
         return _redis(svc["address"])
     if kind == "haproxy":
@@ -118,7 +131,7 @@ def main(argv=None) -> int:
     state = {svc["name"]: True for svc in watched}
     while True:
         time.sleep(args.interval)
-        for name, (ok, detail) in ((svc["name"], check(svc)) for svc in watched):
+        for name, (ok, detail) in ((svc["name"], check(svc, watching=True)) for svc in watched):
             if ok != state[name]:
                 print(f"{name}: {'back up' if ok else 'DOWN'} ({detail})", flush=True)
                 state[name] = ok
