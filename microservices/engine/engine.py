@@ -89,8 +89,9 @@ class Engine:
     def __init__(self, model: Transformer, tokenizer, *, routes: dict[str, int], max_batch: int = 32,
                  max_queue: int = 64, context: int = 2048, window_step: int = 256, prefill_chunk: int = 256,
                  prefill_tokens: int = 512, max_staged: int = 4, prefix_cache_mb: float = 512,
-                 metrics: EngineMetrics | None = None):
+                 metrics: EngineMetrics | None = None, threads: int | None = None):
         self.model, self.tok = model, tokenizer
+        self.threads = threads  # torch CPU threads for the engine thread
         self.routes = routes  # route -> adapter index (0 = base)
         self.max_batch, self.max_queue = max_batch, max_queue
         self.window_step, self.prefill_chunk = window_step, prefill_chunk
@@ -159,6 +160,8 @@ class Engine:
     # ---- the loop ---------------------------------------------------------
     def _loop(self) -> None:
         torch.set_grad_enabled(False)
+        if self.threads:
+            torch.set_num_threads(self.threads)
         while not self._stop:
             try:
                 self._drain()

@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import protocol
 from ..engine.engine import Busy, Params, Request
+from . import openai_api
 from .service import Service
 
 log = logging.getLogger("writeup.server")
@@ -71,6 +72,7 @@ def create_app(service: Service) -> Starlette:
         await ComposeSocket(ws, service).run()
 
     return Starlette(routes=[
+        *openai_api.routes(service),
         Route("/metrics", metrics),
         Route("/{route}/health", health),
         Route("/{route}/info", info),

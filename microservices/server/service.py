@@ -53,7 +53,7 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
     lim = base.limits
     engine = Engine(model, tok, routes=index, max_batch=lim.max_batch, max_queue=lim.max_queue,
                     context=lim.context, window_step=lim.window_step, prefix_cache_mb=prefix_cache_mb,
-                    metrics=EngineMetrics())
+                    metrics=EngineMetrics(), threads=threads)
     engine.n_adapters = max(index.values())
     log.info("instance %s: %s loaded on %s in %.1f s, routes %s", inst.id, base.route,
              engine.device, time.perf_counter() - t0, ", ".join(index))
