@@ -1,0 +1,1 @@
+"""Genre models: corpora from packages, LoRA fine-tuning, registry routes (docs/genres.md)."""

@@ -5,6 +5,7 @@
   python -m genres finetune shakespeare --steps 60 --seed 0 [--full] [--resume] [--register]
   python -m genres register shakespeare
   python -m genres perplexity shakespeare [--adapter adapters/shakespeare]
+  python -m genres table
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from genres import corpora, finetune, register
+from genres import card, corpora, finetune, register
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,6 +111,25 @@ def cmd_perplexity(a) -> int:
     return 0
 
 
+def cmd_table(a) -> int:
+    """The shipped-genre table of docs/genres.md, from each adapter's training.json."""
+    root = Path(a.adapters)
+    print("| genre | route | base ppl | adapter ppl | reduction | steps | tokens seen | train time | sample (prompt → continuation) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in sorted(root.glob("*/training.json")):
+        r = json.loads(path.read_text())
+        s = r["settings"]
+        prompt, text = card._one_line(r.get("sample_prompt") or ""), card._one_line(r.get("sample") or "")
+        print(f"| {r['source'].get('title', s['genre'])} | `{s['genre']}` | {r['base_ppl']:.2f} | {r['ppl']:.2f} | "
+              f"{100 * r['reduction']:.1f}% | {r['steps']} | {r['tokens_seen']:,} | {r['train_seconds'] / 60:.0f} min | "
+              f"*{_md(prompt)}* → {_md(text)} |")
+    return 0
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m genres", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -162,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--threads", type=int, default=2)
     _model_args(e, registry_flag=False)
     e.set_defaults(func=cmd_perplexity)
+
+    t = sub.add_parser("table", help="print the markdown table of trained genres (for docs/genres.md)")
+    t.add_argument("--adapters", default=str(REPO_ROOT / "adapters"))
+    t.set_defaults(func=cmd_table)
 
     a = p.parse_args(argv)
     return a.func(a)

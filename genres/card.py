@@ -17,7 +17,7 @@ def render(r: dict) -> str:
         f"- **Data license:** {src.get('license', 'unknown')}",
         f"- **Corpus:** {_corpus_line(src)}",
         f"- **Training:** {r['steps']} steps x {s['batch_size']} x {s['seq_len']} tokens = {r['tokens_seen']:,} tokens seen; "
-        f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then cosine to 10%; seed {s['seed']}; "
+        f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then constant; seed {s['seed']}; "
         f"{r['train_seconds']:.0f} s on {s['device']}.",
     ]
     if not s.get("full"):

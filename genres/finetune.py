@@ -7,7 +7,6 @@ same batches and the same dropout masks as one that never stopped.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -66,7 +65,7 @@ class Settings:
     def identity(self) -> dict:
         """What must match for a checkpoint to be resumed into this run."""
         keep = ("genre", "seed", "batch_size", "seq_len", "lr", "warmup", "rank", "alpha", "dropout",
-                "targets", "full", "base", "base_path", "steps")
+                "targets", "full", "base", "base_path")
         d = asdict(self)
         return {k: (list(d[k]) if isinstance(d[k], tuple) else d[k]) for k in keep}
 
@@ -134,12 +133,10 @@ def batch_at(ids: torch.Tensor, s: Settings, step: int) -> torch.Tensor:
 
 
 def _lr_lambda(s: Settings):
+    # Linear warm-up, then constant: the schedule never looks at the total step count,
+    # so `--resume --steps M` after an N-step run is exactly a fresh M-step run.
     def f(step: int) -> float:
-        if step < s.warmup:
-            return (step + 1) / (s.warmup + 1)
-        # Cosine down to 10%: short runs still end on small, stable updates.
-        progress = (step - s.warmup) / max(1, s.steps - s.warmup)
-        return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return (step + 1) / (s.warmup + 1) if step < s.warmup else 1.0
     return f
 
 

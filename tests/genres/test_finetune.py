@@ -88,6 +88,15 @@ def test_resume_matches_an_uninterrupted_run(tiny):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
 
 
+def test_extending_a_finished_run_equals_a_longer_fresh_run(tiny):
+    straight = finetune.train(settings(tiny, "straight-10", steps=10), progress=False)
+    s = settings(tiny, "extended", steps=6)
+    finetune.train(s, progress=False)
+    extended = finetune.train(settings(tiny, "extended", steps=10), resume=True, progress=False)
+    assert extended.steps == 10 and extended.losses == straight.losses
+    assert extended.ppl == pytest.approx(straight.ppl, rel=1e-6)
+
+
 def test_resume_refuses_a_checkpoint_from_other_settings(tiny):
     finetune.train(settings(tiny, "other"), stop_after=4, progress=False)
     with pytest.raises(ValueError, match="other settings"):
