@@ -118,3 +118,30 @@ async def test_killed_instance_leaves_rotation_and_rejoins(stack):
     lb.wait_status(POOL, victim, "UP", timeout=30)
     # Consistent hashing: the pinned documents come home, so their cached prefixes are used again.
     assert all(served_by(lb, doc=d) == home[d] for d in docs)
+
+
+def test_openai_requests_route_by_body_model_and_by_path(stack):
+    lb, _ = stack
+    body = {"prompt": "Once upon a time", "max_tokens": 3, "temperature": 0}
+    r = httpx.post(lb.url + "/v1/completions", json={**body, "model": "tiny-llama"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-writeup-instance"] == "tiny-llama-1"
+    assert r.json()["choices"][0]["text"]
+    r = httpx.post(lb.url + "/tiny-gpt2/v1/completions", json={**body, "model": "tiny-gpt2"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-writeup-instance"] in {"tiny-gpt2-1", "tiny-gpt2-2"}
+    r = httpx.post(lb.url + "/v1/completions", json={**body, "model": "nope"}, timeout=10)
+    assert r.status_code == 404 and r.json()["code"] == "unknown_model"
+
+
+def test_openai_stream_passes_through_unbuffered(stack):
+    lb, _ = stack
+    events = []
+    with httpx.stream("POST", lb.url + "/v1/completions", timeout=60,
+                      json={"model": "tiny-gpt2", "prompt": "Hello", "max_tokens": 4, "stream": True}) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                events.append(line[6:])
+    assert events[-1] == "[DONE]"
+    assert len(events) >= 2
