@@ -31,7 +31,7 @@ import torch
 
 from .detokenize import TextStream
 from .metrics import EngineMetrics
-from .model import Transformer, attention_mask
+from .model import LoRAGroups, Transformer, attention_mask
 from .prefix_cache import PrefixCache
 from .sampling import sample
 
@@ -324,14 +324,10 @@ class Engine:
                       torch.tensor([p.top_k for p in ps], device=logits.device),
                       torch.tensor([p.top_p for p in ps], device=logits.device), [s.gen for s in seqs])
 
-    def _lora(self, adapters: list[int]):
+    def _lora(self, adapters: list[int]) -> LoRAGroups | None:
         if not self.n_adapters or not any(adapters):
             return None
-        onehot = torch.zeros(len(adapters), 1, self.n_adapters, device=self.device, dtype=self.model.output.weight.dtype)
-        for row, a in enumerate(adapters):
-            if a:
-                onehot[row, 0, a - 1] = 1
-        return onehot
+        return LoRAGroups(adapters, self.device)
 
     # ---- per-token bookkeeping ------------------------------------------------
     def _accept(self, s: Seq, tok: int) -> None:

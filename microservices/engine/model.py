@@ -77,21 +77,37 @@ class KVCache(nn.Module):
 class LoRABank(nn.Module):
     """The LoRA deltas of every loaded adapter for one (possibly fused) linear.
 
-    A is [in, n_adapters * r] and B is [n_adapters * r, out] (scaling folded
-    in); for a fused projection B is block-diagonal over the fused parts. A
-    row's delta is x @ A, masked to its adapter's r columns, @ B: one pair of
-    matmuls for a batch that mixes any number of adapters."""
+    A is [n_adapters, in, w] and B is [n_adapters, w, out] with the scaling
+    folded in; for a fused projection B is block-diagonal over the fused
+    parts. A batch that mixes adapters is applied group by group: each row
+    pays only for its own adapter, so cost stays flat as adapters are added."""
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.rank = 0  # columns per adapter (uniform across adapters)
+        self.rank = 0  # columns per adapter (w)
         self.A: Tensor | None = None
         self.B: Tensor | None = None
 
-    def forward(self, x: Tensor, onehot: Tensor) -> Tensor:
-        # onehot [B, 1, n_adapters]: which adapter each row uses (all zero = base)
-        return ((x @ self.A) * onehot.repeat_interleave(self.rank, -1)) @ self.B
+    def apply_(self, y: Tensor, x: Tensor, groups: "LoRAGroups") -> Tensor:
+        for a, rows in groups.groups:
+            if rows is None:  # every row uses this adapter
+                y = y + (x @ self.A[a]) @ self.B[a]
+            else:
+                y = y.index_add(0, rows, (x.index_select(0, rows) @ self.A[a]) @ self.B[a])
+        return y
+
+
+class LoRAGroups:
+    """Which rows of a batch use which adapter: [(adapter - 1, rows or None)]."""
+
+    def __init__(self, adapters: list[int], device):
+        present = sorted(set(adapters) - {0})
+        if present == [adapters[0]] and all(a == adapters[0] for a in adapters):
+            self.groups = [(present[0] - 1, None)]
+        else:
+            self.groups = [(a - 1, torch.tensor([i for i, x in enumerate(adapters) if x == a], device=device))
+                           for a in present]
 
 
 class Linear(nn.Linear):
@@ -99,10 +115,10 @@ class Linear(nn.Linear):
         super().__init__(i, o, bias=bias)
         self.lora = LoRABank(i, o)
 
-    def forward(self, x: Tensor, lora: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, lora: LoRAGroups | None = None) -> Tensor:
         y = F.linear(x, self.weight, self.bias)
         if lora is not None and self.lora.A is not None:
-            y = y + self.lora(x, lora)
+            y = self.lora.apply_(y, x, lora)
         return y
 
 
@@ -200,10 +216,10 @@ class Transformer(nn.Module):
             self.rope_cache = rope_table(max_seq, a.head_dim, a.rope_base).to(device)
 
     def forward(self, tokens: Tensor, slots: list[int], pos: Tensor, mask: Tensor,
-                lora: Tensor | None = None, logits_at: Tensor | None = None) -> Tensor:
+                lora: LoRAGroups | None = None, logits_at: Tensor | None = None) -> Tensor:
         """tokens, pos [B, T]; slots: the cache slot of each row; mask
-        [B, 1, T, span] bool, True where a query may attend; lora [B, 1,
-        n_adapters] one-hot adapter choice or None (base model only);
+        [B, 1, T, span] bool, True where a query may attend; lora: which rows
+        use which LoRA adapter, or None (base model only);
         logits_at [B] the position in T whose logits each row wants (None:
         all positions). Returns logits [B, V], or [B, T, V] when logits_at is None."""
         device = tokens.device
