@@ -367,6 +367,41 @@ export const scenarios = {
     }
   },
 
+  /** The compose socket drops: the indicator says so, it reconnects by itself, suggestions work again. */
+  async reconnects(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      const connections = []
+      // A pass-through proxy for the compose socket, so the test can cut it.
+      await page.routeWebSocket(/\/ws\/compose\/$/, (ws) => {
+        ws.connectToServer()
+        connections.push(ws)
+      })
+      await page.goto('/')
+      const indicator = page.getByTestId('connection-indicator')
+      await page.waitForFunction(() => document.querySelector('[data-testid="connection-indicator"]')?.dataset.state === 'open')
+      await connections[0].close({ code: 1012, reason: 'test: server restart' })
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="connection-indicator"]')?.dataset.state !== 'open',
+        null,
+        { timeout: 5000 },
+      )
+      await b.shot(page, 'reconnect-1-dropped')
+      assert.match(await indicator.textContent(), /Offline|Reconnecting|Connecting/)
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="connection-indicator"]')?.dataset.state === 'open',
+        null,
+        { timeout: 15000 },
+      )
+      assert.ok(connections.length >= 2, 'a new socket was opened')
+      await typeInBody(page, 'After the storm the harbour was quiet')
+      await page.getByTestId('ghost-text').waitFor({ timeout: SUGGESTION_TIMEOUT })
+    } finally {
+      await b.close()
+    }
+  },
+
   /** Phone width: nothing overflows sideways, the editor and panel still work; help opens and closes. */
   async phone_and_help(env) {
     const b = await openBrowser({ ...env, viewport: { width: 390, height: 844 } })

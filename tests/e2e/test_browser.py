@@ -20,6 +20,7 @@ SCENARIOS = [
     "share_link",
     "other_tab_sync",
     "drafts_list",
+    "reconnects",
     "phone_and_help",
 ]
 
