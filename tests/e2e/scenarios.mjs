@@ -68,7 +68,8 @@ export const scenarios = {
       const { page } = b
       const frames = recordFrames(page)
       await page.goto('/')
-      const typed = 'The old lighthouse keeper climbed the stairs'
+      // Ends mid-clause, so the model has to go on with words rather than stop at a full stop.
+      const typed = 'The old lighthouse keeper climbed the stairs because'
       await page.getByTestId('editor-body').click()
       const ghosts = await recordGhosts(page)
       await page.keyboard.type(typed, { delay: 15 })
@@ -116,7 +117,7 @@ export const scenarios = {
     try {
       const { page } = b
       await page.goto('/')
-      const typed = 'She opened the letter and read'
+      const typed = 'She opened the letter and read the first'
       await typeInBody(page, typed)
       await waitForReady(page)
       const ghost = await ghostText(page)
