@@ -59,6 +59,7 @@ def test_lora_lowers_loss_and_saves_a_loadable_adapter(tiny):
     assert cfg["peft_type"] == "LORA" and cfg["r"] == 4 and cfg["lora_alpha"] == 8
     assert cfg["use_dora"] is False and cfg["use_rslora"] is False and cfg["bias"] == "none"
     assert cfg["target_modules"] == sorted(finetune.LLAMA_PROJECTIONS)
+    assert all(v.dtype == torch.float16 for v in load_file(out / "adapter_model.safetensors").values())
     card = (out / "README.md").read_text()
     assert "Validation perplexity" in card and f"{result.base_ppl:.2f}" in card and "CC0-1.0" in card
 
