@@ -8,8 +8,9 @@ import { documents, type DocumentRecord } from '../api/documents'
 import { TAB_ID } from '../compose/tab'
 import type { Value } from '../editor/schema'
 import { navigate } from '../routes'
-import { Autosaver, sameSnapshot, type SaveState, type Snapshot } from './autosave'
+import { Autosaver, type SaveState, type Snapshot } from './autosave'
 import { emptyValue, fromBody, suggestedSpans, toBody } from './body'
+import { planOpen } from './open'
 import { moveLocal, readLocal, removeLocal, writeLocal, type LocalDraft } from './localCopy'
 
 export type DraftPhase = 'loading' | 'ready' | 'missing' | 'failed'
@@ -99,51 +100,15 @@ export function useDraft(routeId: string | null) {
       }
       if (cancelled) return
 
-      const fromLocal = (d: LocalDraft) => ({ title: d.title, value: fromBody(d.body, d.spans) })
-      let start: { title: string; value: Value }
-      let base: { id: string | null; version: number | null } & Snapshot
-      let restore: LocalDraft | null = null
-      let message: string | null = null
-
-      if (server) {
-        const theirs = { title: server.title, body: server.body }
-        base = { id: server.id, version: server.version, ...theirs }
-        if (local?.dirty && !sameSnapshot(local, theirs)) {
-          start = fromLocal(local)
-          restore = local
-          message = 'Restored text from this browser that had not reached the server yet.'
-          if (local.baseVersion !== server.version) keepOtherVersion(server)
-        } else {
-          const spans = local && sameSnapshot(local, theirs) ? local.spans : []
-          start = { title: server.title, value: fromBody(server.body, spans) }
-        }
-      } else if (routeId === null || failure?.status === 404) {
-        base = { id: null, version: null, title: '', body: '' }
-        if (local?.dirty) {
-          start = fromLocal(local)
-          restore = local
-          message =
-            routeId === null
-              ? 'Restored text you had not saved yet.'
-              : 'This draft is no longer on the server; the copy from this browser will be saved as a new draft.'
-          if (routeId) removeLocal(routeId)
-        } else if (routeId === null) {
-          start = { title: '', value: emptyValue() }
-        } else {
-          setLoaded((l) => ({ ...l, phase: 'missing' }))
-          return
-        }
-      } else if (local) {
-        // The server is away: write on from this browser's copy; autosave retries.
-        start = fromLocal(local)
-        base = { id: routeId, version: local.baseVersion, title: local.title, body: local.body }
-        if (local.dirty) restore = local
-        message = 'The server cannot be reached. Showing the copy kept in this browser.'
-      } else {
-        setLoaded((l) => ({ ...l, phase: 'failed' }))
+      const plan = planOpen(routeId, server, failure, local)
+      if (plan.kind !== 'ready') {
+        setLoaded((l) => ({ ...l, phase: plan.kind }))
         return
       }
-
+      if (plan.keepOther) keepOtherVersion(plan.keepOther)
+      if (plan.forget) removeLocal(plan.forget)
+      const start = plan
+      const base = plan.base
       title.current = start.title
       value.current = start.value
       const next = new Autosaver(
@@ -165,16 +130,16 @@ export function useDraft(routeId: string | null) {
       )
       saverRef.current = next
       setSaver(next)
-      setNotice(message)
+      setNotice(plan.message)
       setLoaded((l) => ({
         phase: 'ready',
         title: start.title,
         initialValue: start.value,
         revision: l.revision + 1,
-        published: server?.published ?? false,
-        shareId: server?.share_id ?? null,
+        published: plan.published,
+        shareId: plan.shareId,
       }))
-      if (restore) next.markUnsaved(snapshot())
+      if (plan.restore) next.markUnsaved(snapshot())
     }
     void open()
     return () => {
