@@ -16,6 +16,13 @@ const MESSAGES: Record<string, string> = {
   internal_error: 'Something went wrong on the server. Keep typing to try again.',
   offline: 'Not connected to the server, so no suggestions for now. Your text is kept.',
   connection_lost: 'The connection dropped while a suggestion was arriving.',
+  sync_unavailable: 'Live updates from other tabs are off for now; saving still works.',
+}
+
+/** Errors about watching a document (they name it) rather than a suggestion. */
+export function syncMessage(code: string): string {
+  if (code === 'sync_unavailable') return humanMessage(code)
+  return 'Live updates from other tabs are not available for this draft; saving still works.'
 }
 
 /** Codes worth one automatic retry: the server said "not now", not "no". */

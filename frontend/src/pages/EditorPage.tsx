@@ -11,6 +11,7 @@ import { ShareButton } from '../components/ShareButton'
 import { ShortcutHelp } from '../components/ShortcutHelp'
 import { StatusLine } from '../components/StatusLine'
 import { SuggestionPanel } from '../components/SuggestionPanel'
+import { syncMessage } from '../compose/errors'
 import { useComposeSocket, useConnectionStatus } from '../compose/useComposeSocket'
 import { useDraft, type RemoteUpdate } from '../drafts/useDraft'
 import { BodyEditor } from '../editor/BodyEditor'
@@ -57,11 +58,18 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
   }, [editor, draft.phase])
 
   const { applyRemote } = draft
-  useEffect(() => socket.watch(draft.id), [socket, draft.id])
+  const [syncProblem, setSyncProblem] = useState<string | null>(null)
+  useEffect(() => {
+    setSyncProblem(null)
+    socket.watch(draft.id)
+  }, [socket, draft.id])
   useEffect(
     () =>
       socket.onMessage((m) => {
-        if (m.type === 'document_updated' && m.document === draft.id) applyRemote(m as unknown as RemoteUpdate)
+        if (m.document !== draft.id) return
+        if (m.type === 'document_updated') applyRemote(m as unknown as RemoteUpdate)
+        else if (m.type === 'watching') setSyncProblem(null)
+        else if (m.type === 'error') setSyncProblem(syncMessage(String(m.code)))
       }),
     [socket, draft.id, applyRemote],
   )
@@ -207,6 +215,7 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
         messages={[
           suggestions.state.error?.message,
           draft.save.message,
+          syncProblem,
           model && !model.available ? `${model.name} is unavailable: ${model.reason}` : null,
           models.length > 0 && !model?.available ? 'No model is available right now; suggestions are paused.' : null,
         ]}
