@@ -69,7 +69,7 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
         if (m.document !== draft.id) return
         if (m.type === 'document_updated') applyRemote(m as unknown as RemoteUpdate)
         else if (m.type === 'watching') setSyncProblem(null)
-        else if (m.type === 'error') setSyncProblem(syncMessage(String(m.code)))
+        else if (m.type === 'error' && !m.id) setSyncProblem(syncMessage(String(m.code)))
       }),
     [socket, draft.id, applyRemote],
   )
