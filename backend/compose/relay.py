@@ -71,18 +71,19 @@ class Relay:
                 req.id,
             )
         key = (req.model, document_key(req.document))
-        socket = self._sockets.get(key)
-        if socket is None:
-            try:
-                urls = upstream_urls(self._registry, req.model, key[1], self._base)
-            except NoUpstream:
-                raise ProtocolError(
-                    "model_unavailable", f"No server is configured to run {self._name(req.model)}.", req.id
-                ) from None
+        try:
+            urls = upstream_urls(self._registry, req.model, key[1], self._base)
+        except NoUpstream:
+            raise ProtocolError(
+                "model_unavailable", f"No server is configured to run {self._name(req.model)}.", req.id
+            ) from None
         if replaced is not None:
             self._forget(replaced)
             await replaced.socket.cancel(replaced.upstream_id)
-        if socket is None:
+        # From the lookup on there is no await until the request is registered,
+        # so a socket lost meanwhile cannot swallow it unreported.
+        socket = self._sockets.get(key)
+        if socket is None or socket.ended:
             socket = await self._open(key, urls)
         else:
             self._sockets[key] = self._sockets.pop(key)  # most recently used last
@@ -118,12 +119,13 @@ class Relay:
     async def _open(self, key, urls: list[str]) -> UpstreamSocket:
         # A socket may write in many documents; keep the idle connections bounded.
         limit = self._limits.max_concurrent + 2
+        evicted = []
         for old_key, old in list(self._sockets.items()):
             if len(self._sockets) < limit:
                 break
-            if old.idle:
-                del self._sockets[old_key]
-                await old.close()
+            if old.idle or old.ended:
+                evicted.append(self._sockets.pop(old_key))
+        await asyncio.gather(*(old.close() for old in evicted), return_exceptions=True)
         socket = UpstreamSocket(
             key,
             urls,

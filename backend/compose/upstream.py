@@ -90,6 +90,11 @@ class UpstreamSocket:
     def idle(self) -> bool:
         return not self._deadlines
 
+    @property
+    def ended(self) -> bool:
+        """The connection failed or closed; a new request needs a new socket."""
+        return self._task.done()
+
     def track(self, request_id: str) -> None:
         """Start the silence clock of a request sent here."""
         deadline = self._loop.time() + self.idle_timeout

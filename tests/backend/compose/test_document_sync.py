@@ -100,3 +100,35 @@ async def test_watch_limit(settings):
     assert (await watch(tab, docs[0]["id"]))["type"] == "watching"  # watching again is not another
     assert (await watch(tab, docs[2]["id"]))["code"] == "too_many_requests"
     await tab.disconnect(timeout=5)
+
+
+async def test_sync_recovers_after_redis_restarts(settings):
+    import asyncio
+
+    from tests.support.services import start_redis
+
+    redis = await asyncio.to_thread(start_redis)
+    try:
+        settings.CHANNEL_LAYERS = {
+            "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis.url]}}
+        }
+        writer = APIClient()
+        doc = await new_draft(writer, body="v1")
+        tab = await open_socket({"sessionid": writer.cookies["sessionid"].value})
+        assert (await watch(tab, doc["id"]))["type"] == "watching"
+        await asyncio.to_thread(redis.restart)
+        # Notices sent while the subscription is re-established are lost (sync is
+        # best effort); within seconds, with no new socket or watch, they flow again.
+        version, got = 1, None
+        async with asyncio.timeout(30):
+            while got is None:
+                r = await autosave(writer, doc["id"], version=version, body=f"v{version + 1}")
+                assert r.status_code == 200  # saving never depends on Redis
+                version += 1
+                # receive_nothing waits without ending the app, unlike a receive timeout.
+                if not await tab.receive_nothing(timeout=1):
+                    got = await receive(tab)
+        assert got["type"] == "document_updated" and got["version"] <= version
+        await tab.disconnect(timeout=5)
+    finally:
+        await asyncio.to_thread(redis.stop)

@@ -84,6 +84,10 @@ async def test_next_instance_is_tried_when_the_first_is_down(settings, tmp_path,
 async def test_stalled_upstream_times_out_and_is_cancelled(settings, via_fragile):
     settings.COMPOSE_UPSTREAM_IDLE_TIMEOUT = 1.0
     comm = await open_socket()
+    # A first request leaves the upstream socket open and idle, its reader
+    # waiting with no deadline: the next request must arm one.
+    await comm.send_json_to(generate("warm", max_tokens=2))
+    await collect(comm, {"warm": 1})
     before = await metric(via_fragile, "writeup_requests_total", route="tiny-gpt2", outcome="cancelled")
     await comm.send_json_to(generate("a", **LONG))
     assert (await receive(comm))["type"] == "token"
