@@ -70,6 +70,9 @@ class Relay:
                 "cancel one or wait for it to finish.",
                 req.id,
             )
+        if replaced is not None:
+            self._forget(replaced)
+            await replaced.socket.cancel(replaced.upstream_id)
         key = (req.model, document_key(req.document))
         try:
             urls = upstream_urls(self._registry, req.model, key[1], self._base)
@@ -77,9 +80,6 @@ class Relay:
             raise ProtocolError(
                 "model_unavailable", f"No server is configured to run {self._name(req.model)}.", req.id
             ) from None
-        if replaced is not None:
-            self._forget(replaced)
-            await replaced.socket.cancel(replaced.upstream_id)
         # From the lookup on there is no await until the request is registered,
         # so a socket lost meanwhile cannot swallow it unreported.
         socket = self._sockets.get(key)

@@ -1,6 +1,6 @@
 """Documents API: parse, call one service or selector, shape the answer."""
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView

@@ -4,7 +4,6 @@ compose socket."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -116,7 +115,3 @@ async def collect(comm: WebsocketCommunicator, want: dict[str, int], timeout: fl
 
 async def assert_silent(comm: WebsocketCommunicator, seconds: float = 0.3) -> None:
     assert await comm.receive_nothing(timeout=seconds), "unexpected message"
-
-
-def dumps(message: dict) -> str:
-    return json.dumps(message)

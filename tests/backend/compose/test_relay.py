@@ -13,7 +13,6 @@ from tests.backend.conftest import assert_silent, collect, generate, open_socket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LONG = {"max_tokens": 64, "temperature": 1.0}  # long enough to be cancelled mid-way
-CANCELLED = {"name": "writeup_requests_total", "route": "tiny-gpt2", "outcome": "cancelled"}
 
 
 async def cancelled_count(service, route="tiny-gpt2") -> float:
