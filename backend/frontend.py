@@ -7,7 +7,7 @@ reload or a shared link.
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 
 PLACEHOLDER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>writeup</title>
@@ -22,6 +22,10 @@ Run <code>npm run build</code> in <code>frontend/</code> (or <code>scripts/start
 
 
 def index(request, path=""):
+    if "." in path.rsplit("/", 1)[-1]:
+        # A missing file (say an old build's hashed asset) must 404, not get
+        # the editor's HTML in place of JavaScript.
+        raise Http404(path)
     index_html = Path(settings.FRONTEND_DIST) / "index.html"
     try:
         body, status = index_html.read_bytes(), 200

@@ -30,6 +30,7 @@ def test_spa_routes_get_index_and_assets_are_files(dist):
     asset = client.get("/assets/app-1234.js")
     assert asset.status_code == 200
     assert b"".join(asset.streaming_content) == b"console.log('editor')"
+    assert client.get("/assets/app-old.js").status_code == 404
 
 
 def test_api_and_socket_paths_never_fall_back(dist):
