@@ -79,7 +79,8 @@ class UpstreamSocket:
         self._on_message = on_message
         self._on_lost = on_lost
         self._on_timeout = on_timeout
-        self._ws: ClientConnection | None = None
+        self._ws: ClientConnection | None = None  # set once pending requests are flushed
+        self._conn: ClientConnection | None = None  # set as soon as the handshake is done
         self._pending: list[tuple[str, str]] = []  # (request id, frame) until the socket is open
         self._deadlines: dict[str, float] = {}  # request id -> loop time it times out
         self._timer: asyncio.Timeout | None = None
@@ -141,8 +142,8 @@ class UpstreamSocket:
             await self._task
         except (asyncio.CancelledError, Exception):  # noqa: BLE001 - closing anyway
             pass
-        if ws is not None:
-            await ws.close()  # bounded by close_timeout
+        if self._conn is not None:
+            await self._conn.close()  # bounded by close_timeout
 
     async def _connect(self) -> ClientConnection:
         errors = []
@@ -157,7 +158,7 @@ class UpstreamSocket:
                     max_size=2**22,
                 )
             except Exception as e:  # noqa: BLE001 - refused, timed out, 503, bad handshake: try the next
-                errors.append(f"{url}: {e or type(e).__name__}")
+                errors.append(f"{url}: {str(e) or type(e).__name__}")
                 continue
             self.url = url
             return ws
@@ -170,20 +171,21 @@ class UpstreamSocket:
             log.warning("upstream unreachable: %s", e)
             await self._on_lost(self, str(e), False)
             return
-        # Flush in order, then publish the socket with no await in between,
-        # so no later send can overtake a pending one.
+        self._conn = ws  # close() closes it even if we are cancelled before publishing it
         try:
+            # Flush in order, then publish the socket with no await in between,
+            # so no later send can overtake a pending one.
             while self._pending:
                 _, frame = self._pending.pop(0)
                 await ws.send(frame)
-        except ConnectionClosed as e:
-            await self._on_lost(self, _why(e), True)
-            return
-        self._ws = ws
-        try:
+            self._ws = ws
             await self._read(ws)
         except ConnectionClosed as e:
             await self._on_lost(self, _why(e), True)
+        except Exception:  # noqa: BLE001 - a bug here must still release the writer's requests
+            log.exception("upstream reader failed")
+            await ws.close()
+            await self._on_lost(self, "the relay failed", True)
 
     async def _read(self, ws: ClientConnection) -> None:
         while True:
