@@ -74,7 +74,9 @@ def stack(tiny_registry, tmp_path_factory):
                                      for iid, ms in instances.items()], work)
         started.append(lb.start(timeout=20))
         backend = Backend(work, tiny_registry, upstream=lb.url, redis_url=redis.url,
-                          env={"WRITEUP_UPSTREAM_IDLE_TIMEOUT": str(IDLE_TIMEOUT), "WRITEUP_MODELS_CACHE_SECONDS": "0"})
+                          env={"WRITEUP_UPSTREAM_IDLE_TIMEOUT": str(IDLE_TIMEOUT), "WRITEUP_MODELS_CACHE_SECONDS": "0",
+                               # Autosave loops go as fast as the server answers; the throttle has tests of its own.
+                               "WRITEUP_WRITE_THROTTLE": "100000/min"})
         started.append(backend.start())
         s = Stack(redis, instances, faults, lb, backend)
         s.restore()
