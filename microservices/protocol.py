@@ -47,16 +47,35 @@ def decode(raw: str | bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> dict:
         msg = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError("invalid_json", "The message is not valid JSON.") from None
+    except RecursionError:  # a few kilobytes of [[[[... exhaust the decoder's stack
+        raise ProtocolError("invalid_json", "The message nests too deeply.") from None
     if not isinstance(msg, dict):
         raise ProtocolError("invalid_json", "The message must be a JSON object.")
     return msg
 
 
+def is_text(value) -> bool:
+    """A string that can be sent on as UTF-8. JSON's \\ud800 escapes decode to
+    lone surrogates, which no tokenizer accepts and no socket can send back."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def usable_id(value) -> str | None:
+    """`value` if an error reply can name it as the request's id."""
+    return value if is_text(value) and 1 <= len(value) <= MAX_ID_CHARS else None
+
+
 def request_id(msg: dict) -> str:
     rid = msg.get("id")
-    if not isinstance(rid, str) or not (1 <= len(rid) <= MAX_ID_CHARS):
+    if usable_id(rid) is None:
         raise ProtocolError("invalid_request", f"`id` must be a string of 1 to {MAX_ID_CHARS} characters.",
-                            rid if isinstance(rid, str) and len(rid) <= MAX_ID_CHARS else None)
+                            rid if is_text(rid) and len(rid) <= MAX_ID_CHARS else None)
     return rid
 
 
@@ -65,25 +84,25 @@ def parse(msg: dict, limits_for) -> Generate | Cancel:
     Limits or None when the route is not served here."""
     kind = msg.get("type")
     if kind not in ("generate", "cancel"):
-        rid = msg.get("id") if isinstance(msg.get("id"), str) and len(msg["id"]) <= MAX_ID_CHARS else None
-        raise ProtocolError("unknown_type", f"Unknown message type {kind!r}; expected 'generate' or 'cancel'.", rid)
+        raise ProtocolError("unknown_type", f"Unknown message type {kind!r:.40}; expected 'generate' or 'cancel'.",
+                            usable_id(msg.get("id")))
     rid = request_id(msg)
     if kind == "cancel":
         return Cancel(rid)
     model = msg.get("model")
-    if not isinstance(model, str) or not model:
+    if not is_text(model) or not model:
         raise ProtocolError("invalid_request", "`model` must name a model route, e.g. 'smollm2'.", rid)
     limits = limits_for(model)
     if limits is None:
         raise ProtocolError("unknown_model", f"There is no model {model[:64]!r} here.", rid)
     prompt = msg.get("prompt")
-    if not isinstance(prompt, str):
-        raise ProtocolError("invalid_request", "`prompt` must be a string.", rid)
+    if not is_text(prompt):
+        raise ProtocolError("invalid_request", "`prompt` must be a string of valid Unicode text.", rid)
     if len(prompt) > limits.max_prompt_chars:
         raise ProtocolError("prompt_too_long",
                             f"The prompt has {len(prompt)} characters; this model accepts at most {limits.max_prompt_chars}.", rid)
     document = msg.get("document")
-    if document is not None and (not isinstance(document, str) or len(document) > 64):
+    if document is not None and (not is_text(document) or len(document) > 64):
         raise ProtocolError("invalid_request", "`document` must be a document id string.", rid)
     return Generate(rid, model, prompt, parse_params(msg.get("params"), limits, rid), document)
 
@@ -120,7 +139,7 @@ def parse_params(params, limits: Limits, rid: str | None = None) -> dict:
     if isinstance(stop, str):
         stop = [stop]
     if (not isinstance(stop, list) or len(stop) > MAX_STOP
-            or not all(isinstance(s, str) and 1 <= len(s) <= MAX_STOP_CHARS for s in stop)):
+            or not all(is_text(s) and 1 <= len(s) <= MAX_STOP_CHARS for s in stop)):
         raise ProtocolError("invalid_request", f"params.stop must be a list of at most {MAX_STOP} strings of 1 to {MAX_STOP_CHARS} characters.", rid)
     out["stop"] = tuple(stop)
     seed = params.get("seed")

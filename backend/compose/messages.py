@@ -48,8 +48,7 @@ def decode(text: str | None, data: bytes | None, max_bytes: int) -> dict:
 
 def request_id(msg: dict) -> str | None:
     """The message's id if it is a usable one, so any error can name its request."""
-    rid = msg.get("id")
-    return rid if isinstance(rid, str) and 1 <= len(rid) <= protocol.MAX_ID_CHARS else None
+    return protocol.usable_id(msg.get("id"))
 
 
 def validate(msg: dict, registry: Registry) -> Message:

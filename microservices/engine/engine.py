@@ -221,8 +221,15 @@ class Engine:
         while self.waiting and self.free_staging and reserved + self.waiting[0].params.n <= self.max_batch:
             req = self.waiting.popleft()
             self._unqueue()
+            try:
+                ids = list(req.prompt_ids) if req.prompt_ids is not None else self.tokenize(req.prompt)
+            except Exception:  # noqa: BLE001 - one unreadable prompt must fail alone, not the whole batch
+                log.exception("request %s: tokenizing its prompt failed", req.id)
+                req.emit({"type": "error", "id": req.id, "code": "invalid_request",
+                          "message": "The prompt could not be tokenized."})
+                self.metrics.requests.labels(req.route, "error").inc()
+                continue
             reserved += req.params.n
-            ids = list(req.prompt_ids) if req.prompt_ids is not None else self.tokenize(req.prompt)
             ids = ids or [self.start_token]
             budget = self.context - req.params.max_tokens
             if len(ids) > budget:

@@ -15,7 +15,7 @@ import time
 import uuid
 
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import protocol
@@ -35,9 +35,10 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
 
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": {"message": self.message, "type": self.type, "param": self.param,
-                                       "code": self.code}}, status_code=self.status)
+    def response(self) -> Response:
+        # ASCII-escaped: a message or param may echo a lone surrogate, which UTF-8 cannot carry.
+        body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        return Response(json.dumps(body), status_code=self.status, media_type="application/json")
 
 
 def api_keys() -> list[str]:
@@ -118,7 +119,7 @@ async def _body(request: HttpRequest) -> dict:
         raise ApiError(413, f"Request bodies are limited to {protocol.MAX_MESSAGE_BYTES} bytes.", code="message_too_large")
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
@@ -142,7 +143,7 @@ def _requests(body: dict, service: Service) -> tuple[list[dict], bool, bool]:
     if isinstance(prompts, str):
         prompts = [prompts]
     if (not isinstance(prompts, list) or not 1 <= len(prompts) <= MAX_PROMPTS
-            or not all(isinstance(p, str) for p in prompts)):
+            or not all(protocol.is_text(p) for p in prompts)):
         raise ApiError(400, f"`prompt` must be a string or a list of 1 to {MAX_PROMPTS} strings.", param="prompt")
     for p in prompts:
         if len(p) > limits.max_prompt_chars:
