@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.catalog",
     "backend.documents",
+    "backend.gallery",
     "backend.compose",
 ]
 
@@ -137,6 +138,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- e-mail (password resets) ------------------------------------------------
+
+# console: printed in the backend's log (the laptop default); file: one file
+# per message in DJANGO_EMAIL_FILE_PATH; smtp: a real mail server.
+_EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+_email = env.str("DJANGO_EMAIL_BACKEND", default="console")
+if _email not in _EMAIL_BACKENDS:
+    raise ImproperlyConfigured(f"DJANGO_EMAIL_BACKEND must be one of {', '.join(_EMAIL_BACKENDS)}, not {_email!r}")
+EMAIL_BACKEND = _EMAIL_BACKENDS[_email]
+EMAIL_FILE_PATH = Path(env.str("DJANGO_EMAIL_FILE_PATH", default=str(VAR_DIR / "mail")))
+if not EMAIL_FILE_PATH.is_absolute():
+    EMAIL_FILE_PATH = BASE_DIR / EMAIL_FILE_PATH
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+EMAIL_USE_SSL = env.bool("DJANGO_EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="writeup <noreply@localhost>")
+# How long a reset link works.
+PASSWORD_RESET_TIMEOUT = env.int("DJANGO_PASSWORD_RESET_TIMEOUT", default=24 * 3600)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -181,6 +209,9 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST API ---------------------------------------------------------------
 
 WRITE_THROTTLE_RATE = env.str("WRITEUP_WRITE_THROTTLE", default="240/min")
+# Sign-in, sign-up, password reset and account deletion, per client address:
+# enough for a person who mistypes, far too few for guessing passwords.
+AUTH_THROTTLE_RATE = env.str("WRITEUP_AUTH_THROTTLE", default="20/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["backend.accounts.authentication.CsrfSessionAuthentication"],
@@ -190,7 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"writes": WRITE_THROTTLE_RATE},
+    "DEFAULT_THROTTLE_RATES": {"writes": WRITE_THROTTLE_RATE, "auth": AUTH_THROTTLE_RATE},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

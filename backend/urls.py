@@ -8,6 +8,7 @@ api = [
     path("", include("backend.accounts.urls")),
     path("", include("backend.catalog.urls")),
     path("", include("backend.documents.urls")),
+    path("", include("backend.gallery.urls")),
     path("health/", health.health, name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -1,26 +1,156 @@
+"""Accounts API for the single-page app: session cookies plus CSRF, no tokens."""
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .owners import owner_for_request
+from backend.endpoints import WriteThrottled, parse_input
+from backend.errors import ApiError, ErrorOut
 
-_SessionOut = inline_serializer(
-    "Session",
-    {
-        "user": inline_serializer("SessionUser", {"username": serializers.CharField()}, allow_null=True),
-        "csrf": serializers.CharField(),
-    },
+from . import selectors, services
+from .owners import owner_for_request
+from .serializers import (
+    AccountOut,
+    DeleteAccountIn,
+    MessageOut,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    SessionOut,
+    SignedInOut,
+    SignInIn,
+    SignUpIn,
 )
+
+_STATUS = {
+    services.UsernameTaken: status.HTTP_409_CONFLICT,
+    services.EmailTaken: status.HTTP_409_CONFLICT,
+    services.WeakPassword: status.HTTP_400_BAD_REQUEST,
+    services.InvalidCredentials: status.HTTP_400_BAD_REQUEST,
+    services.InvalidResetLink: status.HTTP_400_BAD_REQUEST,
+    services.WrongPassword: status.HTTP_400_BAD_REQUEST,
+}
+
+
+def _refusal(e: services.AccountError) -> ApiError:
+    extra = {"errors": {"password": e.messages}} if isinstance(e, services.WeakPassword) else {}
+    return ApiError(_STATUS.get(type(e), status.HTTP_400_BAD_REQUEST), e.code, str(e), **extra)
+
+
+def _session(request, **extra) -> dict:
+    user = request.user if request.user.is_authenticated else None
+    return {
+        "user": {"username": user.get_username(), "email": user.email} if user else None,
+        # Django rotates the token on sign-in and out; the page must use the new one.
+        "csrf": get_token(request),
+        **extra,
+    }
 
 
 class SessionView(APIView):
     """Who the browser is, plus the CSRF token every write must send as X-CSRFToken."""
 
-    @extend_schema(responses=_SessionOut)
+    @extend_schema(responses=SessionOut)
     def get(self, request):
         # Start the writer here so the first draft and the compose socket agree on it.
         owner_for_request(request, create=True)
-        user = request.user if request.user.is_authenticated else None
-        return Response({"user": {"username": user.get_username()} if user else None, "csrf": get_token(request)})
+        return Response(_session(request))
+
+
+class AuthThrottled(WriteThrottled):
+    # Password guessing gets a far tighter budget than autosaves.
+    throttle_scope = "auth"
+
+
+class SignUpView(AuthThrottled):
+    @extend_schema(
+        request=SignUpIn,
+        responses={201: SignedInOut, 400: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+        summary="Create an account and sign in; this browser's drafts move to it",
+    )
+    def post(self, request):
+        data = parse_input(SignUpIn, request.data)
+        try:
+            _, moved = services.sign_up(request, **data)
+        except services.AccountError as e:
+            raise _refusal(e) from None
+        return Response(_session(request, moved_drafts=moved), status=status.HTTP_201_CREATED)
+
+
+class SignInView(AuthThrottled):
+    @extend_schema(
+        request=SignInIn,
+        responses={200: SignedInOut, 400: ErrorOut, 429: ErrorOut},
+        summary="Sign in by username or e-mail; this browser's drafts move to the account",
+    )
+    def post(self, request):
+        data = parse_input(SignInIn, request.data)
+        try:
+            _, moved = services.sign_in(request, login_name=data["login"], password=data["password"])
+        except services.AccountError as e:
+            raise _refusal(e) from None
+        return Response(_session(request, moved_drafts=moved))
+
+
+class SignOutView(WriteThrottled):
+    @extend_schema(request=None, responses={200: SessionOut}, summary="Sign out (signed-out browsers start a fresh session)")
+    def post(self, request):
+        services.sign_out(request)
+        return Response(_session(request))
+
+
+class PasswordResetView(AuthThrottled):
+    @extend_schema(
+        request=PasswordResetIn,
+        responses={202: MessageOut, 400: ErrorOut, 429: ErrorOut},
+        summary="E-mail a password reset link",
+        description="Answers the same whether or not an account has this address.",
+    )
+    def post(self, request):
+        data = parse_input(PasswordResetIn, request.data)
+        services.send_password_reset(data["email"], site=request.build_absolute_uri("/").rstrip("/"))
+        return Response(
+            {"message": "If an account has this address, a reset link is on its way. Check your e-mail."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmView(AuthThrottled):
+    @extend_schema(
+        request=PasswordResetConfirmIn,
+        responses={200: SignedInOut, 400: ErrorOut, 429: ErrorOut},
+        summary="Set a new password from the e-mailed link, and sign in",
+    )
+    def post(self, request):
+        data = parse_input(PasswordResetConfirmIn, request.data)
+        try:
+            _, moved = services.reset_password(request, **data)
+        except services.AccountError as e:
+            raise _refusal(e) from None
+        return Response(_session(request, moved_drafts=moved))
+
+
+def _signed_in(request) -> None:
+    if not request.user.is_authenticated:
+        raise ApiError(status.HTTP_403_FORBIDDEN, "not_signed_in", "Sign in to see or change your account.")
+
+
+class AccountView(AuthThrottled):
+    @extend_schema(responses={200: AccountOut, 403: ErrorOut}, summary="The signed-in account")
+    def get(self, request):
+        _signed_in(request)
+        return Response(AccountOut(selectors.account_summary(request.user)).data)
+
+    @extend_schema(
+        request=DeleteAccountIn,
+        responses={204: None, 400: ErrorOut, 403: ErrorOut},
+        summary="Delete the account and everything it owns (confirm with the password)",
+    )
+    def delete(self, request):
+        _signed_in(request)
+        data = parse_input(DeleteAccountIn, request.data)
+        try:
+            services.delete_account(request, password=data["password"])
+        except services.AccountError as e:
+            raise _refusal(e) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

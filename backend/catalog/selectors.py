@@ -98,3 +98,13 @@ def list_models() -> list[dict]:
     except Exception:  # noqa: BLE001
         pass
     return entries
+
+
+def genre_by_route() -> dict[str, str]:
+    """Each registry route's genre; empty when the registry cannot be read,
+    so publishing never fails over a label."""
+    try:
+        return {route: model.genre for route, model in registry().models.items()}
+    except Exception as e:  # noqa: BLE001 - a broken registry is reported by /api/models/
+        log.warning("registry unreadable, pieces get no genre: %r", e)
+        return {}

@@ -38,6 +38,7 @@ def updated_message(document: Document, origin: str | None) -> dict:
         "version": document.version,
         "title": document.title,
         "body": document.body,
+        "spans": document.spans,
         "origin": origin,
     }
 

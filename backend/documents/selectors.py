@@ -31,4 +31,5 @@ def owns_document(owner: Owner | None, document_id: uuid.UUID | str) -> bool:
 
 
 def shared_document(share_id: str) -> Document | None:
-    return Document.objects.filter(share_id=share_id).first() if share_id else None
+    """A published piece anyone with the link may read; hidden ones are gone."""
+    return Document.objects.filter(share_id=share_id, hidden=False).first() if share_id else None

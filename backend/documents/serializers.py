@@ -1,7 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from .models import TITLE_MAX_CHARS, Document
+from . import spans as span_rules
+from .models import TITLE_MAX_CHARS, Document, Visibility
 
 
 class StrictText(serializers.CharField):
@@ -14,13 +15,54 @@ class StrictText(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class SpanOut(serializers.Serializer):
+    start = serializers.IntegerField(help_text="First character (Unicode code point offset into body).")
+    end = serializers.IntegerField(help_text="One past the last character.")
+    model = serializers.CharField(allow_null=True, help_text="Route of the model that wrote it, if known.")
+
+
+class SpansField(serializers.Field):
+    """Accepted-suggestion spans: `[{"start", "end", "model"}]`, sorted and
+    non-overlapping. Whether they fit the body is checked with the body."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data):
+        try:
+            return span_rules.parse(data)
+        except span_rules.InvalidSpans as e:
+            self.fail("invalid", message=str(e))
+
+    def to_representation(self, value):
+        return value
+
+
 class DocumentOut(serializers.ModelSerializer):
     published = serializers.BooleanField(read_only=True)
+    spans = SpanOut(many=True, read_only=True)
 
     class Meta:
         model = Document
-        fields = ["id", "title", "body", "version", "created_at", "updated_at", "share_id", "published"]
+        fields = [
+            "id", "title", "body", "version", "created_at", "updated_at", "share_id", "published",
+            "visibility", "spans", "hidden",
+        ]
         read_only_fields = fields
+
+
+def _check_spans_fit(attrs):
+    spans = attrs.get("spans")
+    if spans is None:
+        return attrs
+    if "body" not in attrs:
+        raise serializers.ValidationError(
+            {"spans": "Send spans together with the body they point into."}
+        )
+    try:
+        span_rules.check_fit(spans, attrs["body"])
+    except span_rules.InvalidSpans as e:
+        raise serializers.ValidationError({"spans": str(e)}) from None
+    return attrs
 
 
 class DocumentCreateIn(serializers.Serializer):
@@ -30,6 +72,10 @@ class DocumentCreateIn(serializers.Serializer):
     body = StrictText(
         required=False, allow_blank=True, default="", max_length=settings.DOCUMENT_MAX_BODY_CHARS, trim_whitespace=False
     )
+    spans = SpansField(required=False, help_text="Accepted-suggestion spans of `body`.")
+
+    def validate(self, attrs):
+        return _check_spans_fit(attrs)
 
 
 class DocumentPatchIn(serializers.Serializer):
@@ -39,6 +85,10 @@ class DocumentPatchIn(serializers.Serializer):
     )
     body = StrictText(
         required=False, allow_blank=True, max_length=settings.DOCUMENT_MAX_BODY_CHARS, trim_whitespace=False
+    )
+    spans = SpansField(
+        required=False,
+        help_text="Accepted-suggestion spans of `body` (send with `body`); a body sent without spans clears them.",
     )
     origin = StrictText(
         required=False,
@@ -50,7 +100,7 @@ class DocumentPatchIn(serializers.Serializer):
     def validate(self, attrs):
         if "title" not in attrs and "body" not in attrs:
             raise serializers.ValidationError("Send a title or a body to save (with the version it started from).")
-        return attrs
+        return _check_spans_fit(attrs)
 
 
 class ConflictOut(serializers.Serializer):
@@ -59,12 +109,16 @@ class ConflictOut(serializers.Serializer):
     current = DocumentOut()
 
 
+class PublishIn(serializers.Serializer):
+    visibility = serializers.ChoiceField(
+        choices=[Visibility.UNLISTED, Visibility.PUBLIC],
+        required=False,
+        help_text="unlisted: link only; public: also in the gallery (needs an account). "
+        "Left out: unchanged when already published, else unlisted.",
+    )
+
+
 class PublishOut(serializers.Serializer):
     share_id = serializers.CharField()
     share_url = serializers.URLField()
-
-
-class SharedOut(serializers.Serializer):
-    title = serializers.CharField(source="published_title")
-    body = serializers.CharField(source="published_body")
-    published_at = serializers.DateTimeField()
+    visibility = serializers.ChoiceField(choices=[Visibility.UNLISTED, Visibility.PUBLIC])

@@ -11,12 +11,17 @@ from django.utils import timezone
 from backend.accounts.owners import Owner
 
 from . import live
-from .models import Document
+from . import spans as span_rules
+from .models import Document, Visibility
 from .selectors import document_of, documents_of
 
 
 class DocumentNotFound(LookupError):
     pass
+
+
+class SignInRequired(PermissionError):
+    """Only writers with an account may put pieces in the public gallery."""
 
 
 class VersionConflict(Exception):
@@ -27,9 +32,9 @@ class VersionConflict(Exception):
         self.current = current
 
 
-def create_document(owner: Owner, *, title: str = "", body: str = "") -> Document:
+def create_document(owner: Owner, *, title: str = "", body: str = "", spans: list | None = None) -> Document:
     return Document.objects.create(
-        owner_id=owner.user_id, writer=owner.writer or "", title=title, body=body
+        owner_id=owner.user_id, writer=owner.writer or "", title=title, body=body, spans=spans or []
     )
 
 
@@ -40,14 +45,19 @@ def autosave(
     version: int,
     title: str | None = None,
     body: str | None = None,
+    spans: list | None = None,
     origin: str | None = None,
 ) -> Document:
     """Save if the draft is still at `version`, else raise VersionConflict.
 
     The version check is part of the UPDATE itself, so of two writers who
     started from the same version exactly one wins, whatever the timing.
+    A new body without spans clears them: offsets into the old text would
+    mark the wrong words.
     """
     changes = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
+    if body is not None:
+        changes["spans"] = spans or []
     with transaction.atomic():
         saved = documents_of(owner).filter(pk=document_id, version=version).update(
             **changes, version=F("version") + 1, updated_at=timezone.now()
@@ -69,20 +79,45 @@ def delete_document(owner: Owner, document_id) -> None:
         raise DocumentNotFound(document_id)
 
 
-def publish(owner: Owner, document_id) -> Document:
-    """Copy the draft to its shared page. The share id stays the same when a
-    published draft is published again, so links keep working."""
+_PUBLISHED_FIELDS = [
+    "share_id", "visibility", "published_title", "published_body", "published_spans", "published_genre",
+    "published_at", "listed_at",
+]
+
+
+def genre_of(spans: list[dict], genres: dict[str, str]) -> str:
+    """The genre of the model that wrote most of a piece ("" if none did, or
+    that model has left the registry)."""
+    model = span_rules.main_model(spans)
+    return genres.get(model, "") if model else ""
+
+
+def publish(owner: Owner, document_id, *, visibility: str | None = None, genres: dict[str, str] | None = None) -> Document:
+    """Copy the draft to its shared page, unlisted or public. The share id
+    stays the same when a published draft is published again, so links keep
+    working; `visibility` left out keeps what the piece had (new: unlisted).
+    `genres` maps model routes to genres (from the registry)."""
+    if visibility == Visibility.PUBLIC and owner.user_id is None:
+        raise SignInRequired("Sign in to publish to the public gallery; unlisted links work without an account.")
     with transaction.atomic():
         document = documents_of(owner).select_for_update().filter(pk=document_id).first()
         if document is None:
             raise DocumentNotFound(document_id)
+        now = timezone.now()
         if document.share_id is None:
             # 128 bits from the OS CSPRNG: share links cannot be guessed or enumerated.
             document.share_id = secrets.token_urlsafe(16)
+        document.visibility = visibility or (
+            document.visibility if document.visibility != Visibility.PRIVATE else Visibility.UNLISTED
+        )
+        if document.visibility == Visibility.PUBLIC and document.listed_at is None:
+            document.listed_at = now
         document.published_title = document.title
         document.published_body = document.body
-        document.published_at = timezone.now()
-        document.save(update_fields=["share_id", "published_title", "published_body", "published_at"])
+        document.published_spans = document.spans
+        document.published_genre = genre_of(document.spans, genres or {})
+        document.published_at = now
+        document.save(update_fields=_PUBLISHED_FIELDS)
     return document
 
 
@@ -94,8 +129,20 @@ def unpublish(owner: Owner, document_id) -> Document:
         if document is None:
             raise DocumentNotFound(document_id)
         document.share_id = None
+        document.visibility = Visibility.PRIVATE
         document.published_title = ""
         document.published_body = ""
+        document.published_spans = []
+        document.published_genre = ""
         document.published_at = None
-        document.save(update_fields=["share_id", "published_title", "published_body", "published_at"])
+        # listed_at stays: a piece taken down and put back keeps its age in the ranking.
+        document.save(update_fields=_PUBLISHED_FIELDS)
     return document
+
+
+def move_writer_drafts(writer: str | None, user_id: int) -> int:
+    """Give an anonymous writer's drafts to an account (on sign-in or sign-up):
+    one UPDATE, so nothing is copied and nothing can be half moved."""
+    if not writer:
+        return 0
+    return Document.objects.filter(owner__isnull=True, writer=writer).update(owner_id=user_id, writer="")

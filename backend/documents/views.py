@@ -3,28 +3,17 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backend.accounts.owners import owner_for_request
+from backend.catalog.selectors import genre_by_route
+from backend.endpoints import Download, WriteThrottled, parse_input
 from backend.errors import ApiError, ErrorOut
-from backend.throttling import WriteThrottle
 
-from . import selectors, services
-from .serializers import ConflictOut, DocumentCreateIn, DocumentOut, DocumentPatchIn, PublishOut, SharedOut
+from . import export, selectors, services
+from .serializers import ConflictOut, DocumentCreateIn, DocumentOut, DocumentPatchIn, PublishIn, PublishOut
 
 # A writer's list shows their recent drafts; older ones are still reachable by id.
 LIST_LIMIT = 500
-
-
-def _parse(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class WriteThrottled(APIView):
-    throttle_classes = [WriteThrottle]
-    throttle_scope = "writes"
 
 
 class DocumentListView(WriteThrottled):
@@ -35,7 +24,7 @@ class DocumentListView(WriteThrottled):
 
     @extend_schema(request=DocumentCreateIn, responses={201: DocumentOut, 400: ErrorOut}, summary="Start a draft")
     def post(self, request):
-        data = _parse(DocumentCreateIn, request.data)
+        data = parse_input(DocumentCreateIn, request.data)
         document = services.create_document(owner_for_request(request, create=True), **data)
         return Response(DocumentOut(document).data, status=status.HTTP_201_CREATED)
 
@@ -55,7 +44,7 @@ class DocumentDetailView(WriteThrottled):
         description="Saves only if the draft is still at `version`; otherwise 409 with the current draft.",
     )
     def patch(self, request, document_id):
-        data = _parse(DocumentPatchIn, request.data)
+        data = parse_input(DocumentPatchIn, request.data)
         owner = owner_for_request(request, create=False)
         try:
             document = services.autosave(owner, document_id, **data)
@@ -81,14 +70,28 @@ class DocumentDetailView(WriteThrottled):
 
 
 class DocumentPublishView(WriteThrottled):
-    @extend_schema(request=None, responses={200: PublishOut, 404: ErrorOut}, summary="Publish (or refresh) the shared copy")
+    @extend_schema(
+        request=PublishIn,
+        responses={200: PublishOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+        summary="Publish (or refresh) the shared copy, unlisted or public",
+    )
     def post(self, request, document_id):
+        data = parse_input(PublishIn, request.data)
         try:
-            document = services.publish(owner_for_request(request, create=False), document_id)
+            document = services.publish(
+                owner_for_request(request, create=False), document_id,
+                visibility=data.get("visibility"), genres=genre_by_route(),
+            )
         except services.DocumentNotFound:
             raise Http404 from None
+        except services.SignInRequired as e:
+            raise ApiError(status.HTTP_403_FORBIDDEN, "sign_in_required", str(e)) from None
         return Response(
-            {"share_id": document.share_id, "share_url": request.build_absolute_uri(f"/s/{document.share_id}")}
+            {
+                "share_id": document.share_id,
+                "share_url": request.build_absolute_uri(f"/s/{document.share_id}"),
+                "visibility": document.visibility,
+            }
         )
 
     @extend_schema(responses={204: None, 404: ErrorOut}, summary="Unpublish: the share link stops working")
@@ -100,10 +103,15 @@ class DocumentPublishView(WriteThrottled):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SharedDocumentView(APIView):
-    @extend_schema(responses={200: SharedOut, 404: ErrorOut}, summary="A published piece, read-only")
-    def get(self, request, share_id):
-        document = selectors.shared_document(share_id)
+class DocumentExportView(Download):
+    @extend_schema(
+        responses={(200, "text/markdown"): str, (200, "text/plain"): str, 404: ErrorOut},
+        summary="Download the draft as Markdown (.md) or plain text (.txt)",
+        description="`?highlight=1` wraps the model's words in `<mark data-model>` (Markdown only).",
+    )
+    def get(self, request, document_id, fmt):
+        document = selectors.document_of(owner_for_request(request, create=False), document_id)
         if document is None:
             raise Http404
-        return Response(SharedOut(document).data)
+        highlight = request.query_params.get("highlight") in ("1", "true")
+        return export.response(document.title, document.body, document.spans, fmt, highlight=highlight)

@@ -11,21 +11,25 @@ def dist(tmp_path, settings):
     return tmp_path
 
 
+@pytest.mark.django_db
 def test_placeholder_until_the_frontend_is_built(dist):
     for path in ("/", "/d/123", "/s/abc"):
         r = Client().get(path)
-        assert r.status_code == 200
+        # A share link that leads nowhere says so to crawlers too.
+        assert r.status_code == (404 if path == "/s/abc" else 200)
         assert b"has not been built yet" in r.content
 
 
+@pytest.mark.django_db
 def test_spa_routes_get_index_and_assets_are_files(dist):
     (dist / "index.html").write_text("<!doctype html><div id=root></div>")
     (dist / "assets").mkdir()
     (dist / "assets" / "app-1234.js").write_text("console.log('editor')")
     client = Client()
-    for path in ("/", "/d/5f0c", "/s/share-id", "/gallery"):
+    for path in ("/", "/d/5f0c", "/s/share-id", "/gallery", "/signin", "/reset/MQ/abc-123", "/account"):
         r = client.get(path)
-        assert r.status_code == 200 and b"id=root" in r.content
+        assert r.status_code == (404 if path.startswith("/s/") else 200)
+        assert b"id=root" in r.content
         assert r["Cache-Control"] == "no-cache"
     asset = client.get("/assets/app-1234.js")
     assert asset.status_code == 200

@@ -19,7 +19,7 @@ def test_session_gives_csrf_token_and_cookie():
 def test_session_names_the_signed_in_user():
     client = APIClient()
     client.force_login(get_user_model().objects.create_user("ada", password="pw-for-tests-only"))
-    assert client.get("/api/session/").json()["user"] == {"username": "ada"}
+    assert client.get("/api/session/").json()["user"] == {"username": "ada", "email": ""}
 
 
 def test_session_key_rotation_keeps_the_anonymous_writer():

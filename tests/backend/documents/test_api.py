@@ -23,8 +23,12 @@ def save(client, doc_id, **data):
 def test_create_list_read():
     client = APIClient()
     doc = create(client, title="Chapter one", body="It was a dark and stormy night.")
-    assert set(doc) == {"id", "title", "body", "version", "created_at", "updated_at", "share_id", "published"}
+    assert set(doc) == {
+        "id", "title", "body", "version", "created_at", "updated_at", "share_id", "published", "visibility", "spans",
+        "hidden",
+    }
     assert doc["version"] == 1 and doc["published"] is False and doc["share_id"] is None
+    assert doc["visibility"] == "private" and doc["spans"] == [] and doc["hidden"] is False
     uuid.UUID(doc["id"])
     create(client, title="Chapter two")
     listed = client.get("/api/documents/").json()

@@ -1,0 +1,173 @@
+"""Accounts: sign up, sign in and out, password reset, deletion.
+
+Signing up or in moves the browser session's anonymous drafts to the account
+(see owners.py), so a writer who starts without an account loses nothing.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from backend.documents.services import move_writer_drafts
+
+from . import selectors
+from .owners import WRITER_SESSION_KEY
+
+log = logging.getLogger(__name__)
+User = get_user_model()
+_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class AccountError(Exception):
+    """A refusal with a stable `code` and a human sentence."""
+
+    code = "account_error"
+
+
+class UsernameTaken(AccountError):
+    code = "username_taken"
+
+
+class EmailTaken(AccountError):
+    code = "email_taken"
+
+
+class WeakPassword(AccountError):
+    code = "weak_password"
+
+    def __init__(self, messages: list[str]):
+        super().__init__(" ".join(messages))
+        self.messages = messages
+
+
+class InvalidCredentials(AccountError):
+    code = "invalid_credentials"
+
+
+class InvalidResetLink(AccountError):
+    code = "invalid_reset_link"
+
+
+class WrongPassword(AccountError):
+    code = "wrong_password"
+
+
+def _check_password_strength(password: str, user) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as e:
+        raise WeakPassword(list(e.messages)) from None
+
+
+def _sign_in(request, user) -> int:
+    """Start the account's session and hand it this browser's anonymous
+    drafts; returns how many moved."""
+    # Read before login(): signing in over another account flushes the session.
+    writer = request.session.get(WRITER_SESSION_KEY)
+    moved = move_writer_drafts(writer, user.pk)
+    login(request, user, backend=_BACKEND)
+    request.session.pop(WRITER_SESSION_KEY, None)
+    return moved
+
+
+def sign_up(request, *, username: str, email: str, password: str):
+    """Create an account and sign in; returns (user, drafts moved)."""
+    if selectors.username_taken(username):
+        raise UsernameTaken(f"The username {username!r} is taken; choose another.")
+    if selectors.email_taken(email):
+        raise EmailTaken("An account with this e-mail exists already; sign in, or reset its password.")
+    user = User(username=username, email=email)
+    _check_password_strength(password, user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Someone took the name between the check and the insert.
+        raise UsernameTaken(f"The username {username!r} is taken; choose another.") from None
+    return user, _sign_in(request, user)
+
+
+def sign_in(request, *, login_name: str, password: str):
+    """Sign in by username or e-mail; returns (user, drafts moved)."""
+    user = selectors.user_for_login(login_name)
+    # authenticate() hashes the password even for an unknown name, so the
+    # answer takes as long either way and does not tell which names exist.
+    username = user.get_username() if user else login_name
+    authenticated = authenticate(request, username=username, password=password)
+    if authenticated is None:
+        raise InvalidCredentials("That username or e-mail and password do not match an account.")
+    return authenticated, _sign_in(request, authenticated)
+
+
+def sign_out(request) -> None:
+    # logout() flushes the session: the next anonymous drafts start afresh.
+    logout(request)
+
+
+def send_password_reset(email: str, *, site: str) -> int:
+    """E-mail a one-time reset link to each active account with this address.
+    Returns how many were sent; callers must not tell the requester."""
+    sent = 0
+    users = User.objects.filter(email__iexact=email, is_active=True)
+    hours = settings.PASSWORD_RESET_TIMEOUT // 3600
+    for user in users:
+        if not user.has_usable_password():
+            continue
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        body = render_to_string(
+            "accounts/password_reset_email.txt",
+            {
+                "username": user.get_username(),
+                "link": f"{site}/reset/{uid}/{token}",
+                "valid_for": f"{hours} hours" if hours != 1 else "an hour",
+            },
+        )
+        try:
+            send_mail("Reset your writeup password", body, None, [user.email])
+            sent += 1
+        except Exception:  # noqa: BLE001 - SMTP trouble is logged, never shown to the requester
+            log.exception("password reset e-mail to user %s failed", user.pk)
+    return sent
+
+
+def _user_for_reset(uid: str, token: str):
+    try:
+        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uid)))
+    except (TypeError, ValueError, OverflowError, User.DoesNotExist, ValidationError):
+        user = None
+    if user is None or not user.is_active or not default_token_generator.check_token(user, token):
+        raise InvalidResetLink("This reset link is invalid, used or expired; ask for a new one.")
+    return user
+
+
+def reset_password(request, *, uid: str, token: str, password: str):
+    """Set a new password from an e-mailed link and sign in; the link then
+    stops working (the token covers the old password hash)."""
+    user = _user_for_reset(uid, token)
+    _check_password_strength(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user, _sign_in(request, user)
+
+
+def delete_account(request, *, password: str) -> None:
+    """Delete the signed-in account and everything it owns: drafts, published
+    pieces (with the votes and flags on them), its own votes and flags."""
+    user = request.user
+    if not user.check_password(password):
+        raise WrongPassword("That is not this account's password; nothing was deleted.")
+    with transaction.atomic():
+        user.delete()
+    logout(request)

@@ -1,0 +1,119 @@
+"""Gallery API: public pieces, votes and flags; a piece's read-only page and downloads."""
+from django.core.paginator import InvalidPage
+from django.http import Http404
+from django.utils.http import urlencode
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.documents import export
+from backend.endpoints import Download, WriteThrottled, parse_input
+from backend.errors import ApiError, ErrorOut
+
+from . import selectors, services
+from .serializers import FlagIn, FlagOut, GalleryOut, GalleryQuery, PieceCardOut, SharedOut, VoteIn, VoteOut
+
+
+def _signed_in(request, doing: str) -> None:
+    if not request.user.is_authenticated:
+        raise ApiError(status.HTTP_403_FORBIDDEN, "not_signed_in", f"Sign in to {doing}.")
+
+
+class GalleryView(APIView):
+    @extend_schema(
+        parameters=[GalleryQuery],
+        responses={200: GalleryOut, 400: ErrorOut, 404: ErrorOut},
+        summary="Public pieces, newest or top (votes with a time decay), 20 a page",
+    )
+    def get(self, request):
+        query = parse_input(GalleryQuery, request.query_params)
+        try:
+            page = selectors.gallery_page(user=request.user, **query)
+        except InvalidPage:
+            raise ApiError(
+                status.HTTP_404_NOT_FOUND, "not_found", f"There is no page {query['page']} of the gallery."
+            ) from None
+
+        def link(number):
+            return f"{request.path}?{urlencode({**query, 'page': number})}"
+
+        return Response(
+            {
+                "count": page.paginator.count,
+                "page": page.number,
+                "pages": page.paginator.num_pages,
+                "next": link(page.next_page_number()) if page.has_next() else None,
+                "previous": link(page.previous_page_number()) if page.has_previous() else None,
+                "genres": selectors.gallery_genres(),
+                "results": PieceCardOut(page.object_list, many=True).data,
+            }
+        )
+
+
+class SharedPieceView(APIView):
+    @extend_schema(responses={200: SharedOut, 404: ErrorOut}, summary="A published piece, read-only")
+    def get(self, request, share_id):
+        piece = selectors.piece(share_id, request.user)
+        if piece is None:
+            raise Http404
+        return Response(SharedOut(piece).data)
+
+
+class PieceExportView(Download):
+    @extend_schema(
+        responses={(200, "text/markdown"): str, (200, "text/plain"): str, 404: ErrorOut},
+        summary="Download a published piece as Markdown (.md) or plain text (.txt)",
+        description="`?highlight=1` wraps the model's words in `<mark data-model>` (Markdown only).",
+    )
+    def get(self, request, share_id, fmt):
+        piece = selectors.piece(share_id)
+        if piece is None:
+            raise Http404
+        highlight = request.query_params.get("highlight") in ("1", "true")
+        return export.response(piece.published_title, piece.published_body, piece.published_spans, fmt, highlight=highlight)
+
+
+class PieceVoteView(WriteThrottled):
+    def _answer(self, request, share_id, value):
+        _signed_in(request, "vote")
+        try:
+            document = services.vote(request.user, share_id, value)
+        except services.PieceNotFound:
+            raise Http404 from None
+        except services.NotInGallery:
+            raise ApiError(
+                status.HTTP_409_CONFLICT, "not_in_gallery", "Only pieces in the public gallery take votes."
+            ) from None
+        except services.OwnPiece:
+            raise ApiError(status.HTTP_403_FORBIDDEN, "own_piece", "You cannot vote for your own piece.") from None
+        return Response(selectors.vote_counts(document, request.user))
+
+    @extend_schema(
+        request=VoteIn,
+        responses={200: VoteOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+        summary="Vote +1 or -1 (again: changes it; 0 takes it back)",
+    )
+    def post(self, request, share_id):
+        return self._answer(request, share_id, parse_input(VoteIn, request.data)["value"])
+
+    @extend_schema(responses={200: VoteOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}, summary="Take the vote back")
+    def delete(self, request, share_id):
+        return self._answer(request, share_id, 0)
+
+
+class PieceFlagView(WriteThrottled):
+    @extend_schema(
+        request=FlagIn,
+        responses={200: FlagOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+        summary="Report a piece to the moderators",
+    )
+    def post(self, request, share_id):
+        _signed_in(request, "flag a piece")
+        data = parse_input(FlagIn, request.data)
+        try:
+            services.flag(request.user, share_id, data["reason"])
+        except services.PieceNotFound:
+            raise Http404 from None
+        return Response({"flagged": True})
+
