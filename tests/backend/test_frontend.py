@@ -62,3 +62,72 @@ def test_health():
     r = Client().get("/api/health/")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+INDEX = """<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8" />
+    <meta name="description" content="writeup: write with a language model." />
+    <title>writeup</title>
+  </head>
+  <body><div id="root"></div></body>
+</html>"""
+
+
+def _head(response) -> str:
+    return response.content.decode().split("</head>")[0]
+
+
+@pytest.mark.django_db
+def test_share_links_get_the_pieces_title_and_preview_tags(dist):
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    (dist / "index.html").write_text(INDEX)
+    writer = APIClient()
+    writer.force_login(get_user_model().objects.create_user("ada", password="pw-for-tests-only"))
+    doc = writer.post("/api/documents/", {"title": 'Ode "to" <Joy> & more', "body": "First line.\nSecond " + "word " * 80},
+                      format="json").json()
+    share = writer.post(f"/api/documents/{doc['id']}/publish/", {"visibility": "public"}, format="json").json()["share_id"]
+
+    r = Client().get(f"/s/{share}")
+    assert r.status_code == 200
+    head = _head(r)
+    title = "Ode &quot;to&quot; &lt;Joy&gt; &amp; more · writeup"
+    assert f"<title>{title}</title>" in head
+    assert f'<meta property="og:title" content="{title}" />' in head
+    assert f'<meta name="twitter:title" content="{title}" />' in head
+    assert '<meta property="og:type" content="article" />' in head
+    assert f'<meta property="og:url" content="http://testserver/s/{share}" />' in head
+    assert '<meta name="twitter:card" content="summary" />' in head
+    assert '<meta property="og:description" content="First line. Second word word' in head
+    assert head.count("<title>") == 1 and head.count('name="description"') == 1
+    assert "<Joy>" not in head and "noindex" not in head
+    assert 'id="root"' in r.content.decode()
+
+    # Link-only pieces preview the same but stay out of search engines.
+    writer.post(f"/api/documents/{doc['id']}/publish/", {"visibility": "unlisted"}, format="json")
+    assert '<meta name="robots" content="noindex" />' in _head(Client().get(f"/s/{share}"))
+
+    writer.delete(f"/api/documents/{doc['id']}/publish/")
+    gone = Client().get(f"/s/{share}")
+    assert gone.status_code == 404
+    assert "<title>Not published · writeup</title>" in _head(gone) and "Ode" not in gone.content.decode()
+
+
+@pytest.mark.django_db
+def test_every_page_has_its_own_title(dist):
+    (dist / "index.html").write_text(INDEX)
+    titles = {
+        "/": "writeup", "/gallery": "Gallery · writeup", "/signin": "Sign in · writeup",
+        "/signup": "Create an account · writeup", "/reset": "Reset your password · writeup",
+        "/reset/MQ/abc-123": "Reset your password · writeup", "/account": "Your account · writeup",
+        "/d/5f0c1c2e-0000-4000-8000-000000000000": "writeup",
+    }
+    for path, title in titles.items():
+        head = _head(Client().get(path))
+        assert f"<title>{title}</title>" in head, path
+        assert f'<meta property="og:title" content="{title}" />' in head, path
+    assert "noindex" in _head(Client().get("/d/5f0c1c2e-0000-4000-8000-000000000000"))
+    assert "noindex" not in _head(Client().get("/gallery"))
