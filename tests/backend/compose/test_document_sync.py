@@ -42,6 +42,7 @@ async def test_autosave_in_one_tab_reaches_the_other():
         "version": 2,
         "title": "Draft",
         "body": "first words, then more",
+        "spans": [],
         "origin": "tab-1",
     }
     assert await receive(tab1, timeout=10) == expected  # tab 1 skips it by its origin tag
