@@ -181,9 +181,15 @@ def main():
         if hf is not None:
             ways.insert(0, ("naive", lambda: run_naive(hf, tok, ps, args.new_tokens), args.naive_repeats))
         run_static(static_model, ps[:1], 4)  # warm-up
-        for name, fn, reps in ways:
-            runs = [fn() for _ in range(reps)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        runs = {name: [] for name, _, _ in ways}
+        # Round-robin over the ways so a slow spell of this shared machine
+        # hits each of them alike.
+        for rep in range(max(r for _, _, r in ways)):
+            for name, fn, reps in ways:
+                if rep < reps:
+                    runs[name].append(fn())
+        for name, _, _ in ways:
+            med = {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
             results[(c, name)] = med
             print(f"{c:>4} {name:<7} {med['tok_s']:>8.1f} {med['ttft50'] * 1e3:>7.0f}ms {med['ttft90'] * 1e3:>7.0f}ms "
                   f"{med['itl50'] * 1e3:>6.0f}ms {med['itl90'] * 1e3:>6.0f}ms", flush=True)
