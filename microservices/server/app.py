@@ -42,7 +42,10 @@ def create_app(service: Service) -> Starlette:
             return JSONResponse({**body, "status": "stalled", "message": "The engine did not answer a probe in time."}, 503)
         except Exception as e:  # noqa: BLE001
             ok, body["message"] = False, f"{type(e).__name__}: {e}"[:300]
-        if engine.fatal is not None or os.environ.get("WRITEUP_FAULT_HEALTH") == "1" or _fault_file(service):
+        fault = _injected_fault()
+        if fault == "fatal":
+            engine.fatal = RuntimeError("injected device error (WRITEUP_FAULT_FILE)")
+        if engine.fatal is not None or fault:
             # A broken device does not heal; exit so the supervisor restarts us.
             exit_task = BackgroundTask(_exit_soon) if engine.fatal is not None else None
             return JSONResponse({**body, "status": "failed", "message": body.get("message", "device error")}, 503,
@@ -155,11 +158,15 @@ class ComposeSocket:
                 return
 
 
-def _fault_file(service: Service) -> bool:
-    """Fault injection for tests and drills: a file named by
-    WRITEUP_FAULT_FILE makes health fail while it exists."""
+def _injected_fault() -> str | None:
+    """Fault injection for tests and drills: while the file named by
+    WRITEUP_FAULT_FILE exists, health fails; if it says `fatal`, the instance
+    behaves as after a CUDA error (503, then exit for the supervisor)."""
     path = os.environ.get("WRITEUP_FAULT_FILE")
-    return bool(path) and os.path.exists(path)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return "fatal" if f.read(16).strip() == "fatal" else "unhealthy"
 
 
 async def _exit_soon():

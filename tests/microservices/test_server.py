@@ -170,6 +170,18 @@ def test_failing_health_check_answers_503(tiny_registry, tmp_path):
         ms.stop()
 
 
+def test_device_error_answers_503_then_exits_for_the_supervisor(tiny_registry, tmp_path):
+    fault = tmp_path / "fault"
+    ms = start_microservice(tiny_registry, "tiny-gpt2-2", env={"WRITEUP_FAULT_FILE": str(fault)})
+    try:
+        fault.write_text("fatal")
+        r = httpx.get(f"{ms.url}/tiny-gpt2/health")
+        assert r.status_code == 503 and "device error" in r.json()["message"]
+        assert ms.proc.wait(timeout=10) == 3  # non-zero: systemd / honcho see a failure
+    finally:
+        ms.stop()
+
+
 def test_missing_weights_exit_with_a_clear_message(tiny_registry):
     import subprocess
     import sys
