@@ -4,15 +4,47 @@ import { useSyncExternalStore } from 'react'
 export type Route =
   | { name: 'editor'; id: string | null }
   | { name: 'shared'; shareId: string }
+  | { name: 'gallery' }
+  | { name: 'signIn' }
+  | { name: 'signUp' }
+  | { name: 'reset' }
+  | { name: 'resetConfirm'; uid: string; token: string }
+  | { name: 'account' }
   | { name: 'notFound' }
+
+const FIXED: Record<string, Route> = {
+  '/gallery': { name: 'gallery' },
+  '/signin': { name: 'signIn' },
+  '/signup': { name: 'signUp' },
+  '/reset': { name: 'reset' },
+  '/account': { name: 'account' },
+}
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '') return { name: 'editor', id: null }
+  const fixed = FIXED[pathname.replace(/\/$/, '')]
+  if (fixed) return fixed
   const draft = /^\/d\/([0-9a-fA-F-]{8,64})\/?$/.exec(pathname)
   if (draft) return { name: 'editor', id: draft[1] }
   const shared = /^\/s\/([\w-]{1,128})\/?$/.exec(pathname)
   if (shared) return { name: 'shared', shareId: shared[1] }
+  const reset = /^\/reset\/([\w-]{1,64})\/([\w-]{1,128})\/?$/.exec(pathname)
+  if (reset) return { name: 'resetConfirm', uid: reset[1], token: reset[2] }
   return { name: 'notFound' }
+}
+
+/** Where to come back to after signing in: the page the writer was on. */
+export function signInPath(kind: 'signin' | 'signup' = 'signin', next = location.pathname): string {
+  return next && next !== '/' && !/^\/(signin|signup|reset)/.test(next)
+    ? `/${kind}?next=${encodeURIComponent(next)}`
+    : `/${kind}`
+}
+
+/** The `next` of a sign-in page, if it is a path on this site. */
+export function nextPath(search = location.search): string {
+  const next = new URLSearchParams(search).get('next') ?? '/'
+  // Only local paths: a link must not send a fresh sign-in to another site.
+  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/'
 }
 
 const CHANGE = 'writeup:navigate'

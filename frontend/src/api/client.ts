@@ -20,8 +20,19 @@ export class ApiError extends Error {
   }
 }
 
+export interface SessionUser {
+  username: string
+  email: string
+}
+
+export interface Session {
+  user: SessionUser | null
+  csrf: string
+}
+
 let csrfToken: string | null = null
 let sessionRequest: Promise<string | null> | null = null
+let sessionAnswer: Promise<Session> | null = null
 
 function cookieToken(): string | null {
   if (typeof document === 'undefined') return null
@@ -29,16 +40,32 @@ function cookieToken(): string | null {
   return match ? decodeURIComponent(match[1]) : null
 }
 
-/** GET /api/session/ once per page (again after a CSRF failure) for the token. */
+/** GET /api/session/: who is signed in, and the CSRF token. Asked once per page load. */
+export function session(refresh = false): Promise<Session> {
+  if (!sessionAnswer || refresh) {
+    sessionAnswer = request<Session>('GET', '/api/session/')
+    // A failed answer must not stick: the next caller asks again.
+    sessionAnswer.catch(() => (sessionAnswer = null))
+  }
+  return sessionAnswer
+}
+
+/** The token every write sends; again from the server after a CSRF failure. */
 async function csrf(refresh = false): Promise<string | null> {
   if (csrfToken && !refresh) return csrfToken
   if (!sessionRequest || refresh) {
-    sessionRequest = request<{ csrf?: string }>('GET', '/api/session/')
-      .then((session) => session?.csrf ?? cookieToken())
+    sessionRequest = session(refresh)
+      .then((s) => s?.csrf ?? cookieToken())
       .catch(() => cookieToken())
   }
   csrfToken = await sessionRequest
   return csrfToken
+}
+
+/** Sign-in and sign-out rotate the token; the answer carries the new one. */
+export function setCsrfToken(token: string): void {
+  csrfToken = token
+  sessionRequest = Promise.resolve(token)
 }
 
 export interface RequestOptions {
@@ -46,8 +73,14 @@ export interface RequestOptions {
   keepalive?: boolean
 }
 
-async function request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+  accept = 'application/json',
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: accept }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   if (method !== 'GET' && method !== 'HEAD') {
     const token = await csrf()
@@ -67,6 +100,7 @@ async function request<T>(method: string, path: string, body?: unknown, options:
   }
   if (response.status === 204) return null as T
   const text = await response.text()
+  if (response.ok && accept !== 'application/json') return text as T
   let data: unknown = null
   try {
     data = text ? JSON.parse(text) : null
@@ -100,7 +134,9 @@ async function write<T>(method: string, path: string, body?: unknown, options?: 
 
 export const api = {
   get: <T>(path: string) => request<T>('GET', path),
+  /** A download's content as text (errors still come as ApiError). */
+  text: (path: string) => request<string>('GET', path, undefined, {}, 'text/plain, text/markdown, application/json'),
   post: <T>(path: string, body?: unknown) => write<T>('POST', path, body ?? {}),
   patch: <T>(path: string, body: unknown, options?: RequestOptions) => write<T>('PATCH', path, body, options),
-  delete: <T>(path: string) => write<T>('DELETE', path),
+  delete: <T>(path: string, body?: unknown) => write<T>('DELETE', path, body),
 }

@@ -1,24 +1,34 @@
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { ApiError } from '../api/client'
-import { documents } from '../api/documents'
+import { documents, type Visibility } from '../api/documents'
 import { useEscape } from '../hooks/useEscape'
+import { signInPath } from '../routes'
+import { Link } from './Link'
+
+type Listed = Exclude<Visibility, 'private'>
 
 interface Props {
   documentId: string | null
-  published: boolean
   shareId: string | null
+  visibility: Visibility
+  hidden: boolean
+  /** Only writers with an account may publish to the gallery. */
+  signedIn: boolean
   beforePublish: () => Promise<void>
-  onChange: (published: boolean, shareId: string | null) => void
+  onChange: (shareId: string | null, visibility: Visibility) => void
 }
 
 const shareUrl = (shareId: string) => `${location.origin}/s/${shareId}`
 
-/** Publish a read-only link to the draft, copy it, or take it down. */
-export function ShareButton({ documentId, published, shareId, beforePublish, onChange }: Props) {
+/** Publish the draft as a read-only piece (link only, or also in the gallery), copy its link, or take it down. */
+export function ShareButton({ documentId, shareId, visibility, hidden, signedIn, beforePublish, onChange }: Props) {
   const [open, setOpen] = useState(false)
   const [busy, setBusy] = useState(false)
   const [message, setMessage] = useState<string | null>(null)
+  const [choice, setChoice] = useState<Listed>(visibility === 'public' ? 'public' : 'unlisted')
   useEscape(() => setOpen(false))
+  useEffect(() => setChoice(visibility === 'public' ? 'public' : 'unlisted'), [visibility])
+  const published = shareId !== null
 
   const publish = async () => {
     setBusy(true)
@@ -26,8 +36,9 @@ export function ShareButton({ documentId, published, shareId, beforePublish, onC
     try {
       await beforePublish()
       if (!documentId) throw new ApiError(0, 'unsaved', 'Write something first; the draft is not saved yet.')
-      const result = await documents.publish(documentId)
-      onChange(true, result.share_id)
+      const result = await documents.publish(documentId, choice)
+      onChange(result.share_id, result.visibility)
+      setMessage(result.visibility === 'public' ? 'Published to the gallery.' : null)
     } catch (e) {
       setMessage(e instanceof Error ? e.message : 'Could not publish.')
     } finally {
@@ -38,9 +49,10 @@ export function ShareButton({ documentId, published, shareId, beforePublish, onC
   const unpublish = async () => {
     if (!documentId) return
     setBusy(true)
+    setMessage(null)
     try {
       await documents.unpublish(documentId)
-      onChange(false, null)
+      onChange(null, 'private')
     } catch (e) {
       setMessage(e instanceof Error ? e.message : 'Could not unpublish.')
     } finally {
@@ -57,16 +69,57 @@ export function ShareButton({ documentId, published, shareId, beforePublish, onC
     }
   }
 
+  const visibilityChoice = (
+    <fieldset className="visibility" disabled={busy}>
+      <legend>Who can read it</legend>
+      <label>
+        <input
+          type="radio"
+          name="visibility"
+          data-testid="visibility-unlisted"
+          checked={choice === 'unlisted'}
+          onChange={() => setChoice('unlisted')}
+        />{' '}
+        Anyone with the link
+      </label>
+      <label>
+        <input
+          type="radio"
+          name="visibility"
+          data-testid="visibility-public"
+          checked={choice === 'public'}
+          disabled={!signedIn}
+          onChange={() => setChoice('public')}
+        />{' '}
+        Everyone: also in the <Link href="/gallery">gallery</Link>
+      </label>
+      {!signedIn && (
+        <p className="hint">
+          <Link href={signInPath()}>Sign in</Link> to publish to the gallery.
+        </p>
+      )}
+    </fieldset>
+  )
+
   return (
     <div className="share">
       <button type="button" data-testid="share-button" aria-expanded={open} onClick={() => setOpen(!open)}>
-        Share
+        {published ? (visibility === 'public' ? 'Shared: gallery' : 'Shared: link') : 'Share'}
       </button>
       {open && (
         <section className="popover share-panel" aria-label="Share" data-testid="share-panel">
           {published && shareId ? (
             <>
-              <p>Anyone with this link can read the published draft:</p>
+              {hidden && (
+                <p role="alert" data-testid="hidden-notice">
+                  Moderators have hidden this piece: it is out of the gallery and its link does not work.
+                </p>
+              )}
+              <p>
+                {visibility === 'public'
+                  ? 'In the gallery, and anyone with this link can read it:'
+                  : 'Anyone with this link can read the published draft:'}
+              </p>
               <input
                 readOnly
                 value={shareUrl(shareId)}
@@ -81,17 +134,27 @@ export function ShareButton({ documentId, published, shareId, beforePublish, onC
                 <a href={`/s/${shareId}`} target="_blank" rel="noreferrer">
                   Open
                 </a>
-                <button type="button" onClick={publish} disabled={busy} title="Publish the current text">
+              </div>
+              {visibilityChoice}
+              <div className="row">
+                <button
+                  type="button"
+                  data-testid="update-button"
+                  onClick={publish}
+                  disabled={busy}
+                  title="Publish the current text"
+                >
                   Update
                 </button>
-                <button type="button" className="danger" onClick={unpublish} disabled={busy}>
+                <button type="button" className="danger" data-testid="unpublish-button" onClick={unpublish} disabled={busy}>
                   Unpublish
                 </button>
               </div>
             </>
           ) : (
             <>
-              <p>Publish a read-only copy of this draft at a link you can share.</p>
+              <p>Publish a read-only copy of this draft.</p>
+              {visibilityChoice}
               <button type="button" data-testid="publish-button" onClick={publish} disabled={busy}>
                 {busy ? 'Publishing…' : 'Publish'}
               </button>

@@ -5,6 +5,7 @@
  */
 import { ApiError } from '../api/client'
 import type { DocumentRecord } from '../api/documents'
+import type { Span } from '../api/spans'
 import { backoffDelay } from '../compose/socket'
 
 export type SaveStatus = 'saved' | 'unsaved' | 'saving' | 'offline' | 'error'
@@ -12,6 +13,8 @@ export type SaveStatus = 'saved' | 'unsaved' | 'saving' | 'offline' | 'error'
 export interface Snapshot {
   title: string
   body: string
+  /** Accepted-suggestion spans of `body`; saved with it. */
+  spans?: Span[]
 }
 
 export interface SaveState {
@@ -43,7 +46,14 @@ export interface AutosaveOptions {
 const RETRY = { baseMs: 1000, maxMs: 30000, factor: 2, jitter: 0.1 }
 const MAX_CONFLICTS_IN_A_ROW = 3
 
+const sameSpans = (a: Span[] = [], b: Span[] = []) =>
+  a.length === b.length && a.every((s, i) => s.start === b[i].start && s.end === b[i].end && s.model === b[i].model)
+
 export const sameSnapshot = (a: Snapshot | null, b: Snapshot | null) =>
+  !!a && !!b && a.title === b.title && a.body === b.body && sameSpans(a.spans, b.spans)
+
+/** The same text, whatever its highlights (what matters for a conflict). */
+export const sameText = (a: Snapshot | null, b: Snapshot | null) =>
   !!a && !!b && a.title === b.title && a.body === b.body
 
 export class Autosaver {
@@ -65,7 +75,7 @@ export class Autosaver {
     private readonly saveApi: SaveApi,
     private readonly options: AutosaveOptions = {},
   ) {
-    this.saved = { title: initial.title, body: initial.body }
+    this.saved = { title: initial.title, body: initial.body, spans: initial.spans ?? [] }
     this.state = { status: 'saved', id: initial.id, version: initial.version, message: null, gone: false }
     this.delayMs = options.delayMs ?? 800
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms))
@@ -115,9 +125,9 @@ export class Autosaver {
   }
 
   /** Text saved elsewhere (another tab) becomes ours, if we have nothing unsaved. */
-  adopt(doc: Pick<DocumentRecord, 'version' | 'title' | 'body'>): boolean {
+  adopt(doc: Pick<DocumentRecord, 'version' | 'title' | 'body' | 'spans'>): boolean {
     if (this.hasUnsavedChanges() || (this.state.version !== null && doc.version <= this.state.version)) return false
-    this.saved = { title: doc.title, body: doc.body }
+    this.saved = { title: doc.title, body: doc.body, spans: doc.spans ?? [] }
     this.update({ version: doc.version, status: 'saved', message: null })
     return true
   }
@@ -168,8 +178,9 @@ export class Autosaver {
     const current = (err.body as { current?: DocumentRecord } | null)?.current
     if (err.status === 409 && current && this.conflicts < MAX_CONFLICTS_IN_A_ROW) {
       this.conflicts += 1
-      const theirs = { title: current.title, body: current.body }
-      if (!sameSnapshot(theirs, this.saved) && !sameSnapshot(theirs, snapshot)) {
+      const theirs = { title: current.title, body: current.body, spans: current.spans ?? [] }
+      // Only different text is worth keeping as a copy; highlights alone are not.
+      if (!sameText(theirs, this.saved) && !sameText(theirs, snapshot)) {
         this.options.onConflict?.(current, snapshot)
       }
       this.saved = theirs

@@ -2,13 +2,11 @@
  * The editor value as the API stores it: `body` is plain text, one line per
  * paragraph. Accepted-suggestion marks travel beside it as character spans.
  */
+import type { Span } from '../api/spans'
 import type { Paragraph, Value, WriteupText } from '../editor/schema'
 
-export interface SuggestedSpan {
-  start: number
-  end: number
-  model: string | null
-}
+/** Offsets into `toBody(value)` in UTF-16 units (JavaScript string offsets). */
+export type SuggestedSpan = Span
 
 export function toBody(value: Value): string {
   return value.map((p) => (p as Paragraph).children.map((t) => t.text).join('')).join('\n')

@@ -64,3 +64,34 @@ export function moveLocal(to: string, s: KeyValueStore | null = store()): void {
   removeLocal(null, s)
   writeLocal({ ...draft, id: to }, s)
 }
+
+/** What an enumerable store adds (localStorage has it). */
+export interface ListableStore extends KeyValueStore {
+  readonly length: number
+  key(index: number): string | null
+}
+
+/**
+ * Drop this browser's copies of drafts on signing out (so the next person at
+ * this computer does not find them) — except text the server has not got
+ * yet, which is kept rather than lost; `everything` drops that too (the
+ * account is being deleted). Returns how many unsaved copies stay.
+ */
+export function forgetLocal(
+  { everything = false } = {},
+  s: ListableStore | null = store() as ListableStore | null,
+): number {
+  if (!s) return 0
+  const keys: string[] = []
+  for (let i = 0; i < s.length; i++) {
+    const k = s.key(i)
+    if (k?.startsWith(PREFIX)) keys.push(k)
+  }
+  let kept = 0
+  for (const k of keys) {
+    const draft = readLocal(k.slice(PREFIX.length) === 'new' ? null : k.slice(PREFIX.length), s)
+    if (draft?.dirty && !everything) kept += 1
+    else s.removeItem(k)
+  }
+  return kept
+}

@@ -58,6 +58,23 @@ describe('planOpen', () => {
     })
   })
 
+  it('shows the spans the server saved', () => {
+    const spans = [{ start: 3, end: 6, model: 'poetry' }]
+    const plan = planOpen('d1', { ...server('abcdef'), spans }, null, local('abcdef', { dirty: false }))
+    if (plan.kind !== 'ready') throw new Error(plan.kind)
+    expect(plan.value[0]).toEqual({
+      type: 'paragraph',
+      children: [{ text: 'abc' }, { text: 'def', suggested: true, model: 'poetry' }],
+    })
+    expect(plan.base.spans).toEqual(spans)
+  })
+
+  it('restores marks accepted offline even when the text matches the server', () => {
+    const spans = [{ start: 0, end: 3, model: 'smollm2' }]
+    const plan = planOpen('d1', { ...server('abcdef'), spans: [] }, null, local('abcdef', { spans }))
+    expect(plan).toMatchObject({ kind: 'ready', restore: true })
+  })
+
   it('works from the local copy while the server is away', () => {
     const plan = planOpen('d1', null, offline, local('typed offline'))
     expect(plan).toMatchObject({ kind: 'ready', restore: true, base: { id: 'd1', version: 3 } })

@@ -3,9 +3,9 @@
  * none) and this browser's copy. Pure, so every case is unit-tested.
  */
 import type { ApiError } from '../api/client'
-import type { DocumentRecord } from '../api/documents'
+import type { DocumentRecord, Visibility } from '../api/documents'
 import type { Value } from '../editor/schema'
-import { sameSnapshot, type Snapshot } from './autosave'
+import { sameSnapshot, sameText, type Snapshot } from './autosave'
 import { emptyValue, fromBody } from './body'
 import type { LocalDraft } from './localCopy'
 
@@ -27,6 +27,8 @@ export type OpenPlan =
       forget: string | null
       published: boolean
       shareId: string | null
+      visibility: Visibility
+      hidden: boolean
     }
 
 export function planOpen(
@@ -36,12 +38,28 @@ export function planOpen(
   local: LocalDraft | null,
 ): OpenPlan {
   const fromLocal = (d: LocalDraft) => ({ title: d.title, value: fromBody(d.body, d.spans) })
-  const ready = { restore: false, message: null, keepOther: null, forget: null, published: false, shareId: null }
+  const ready = {
+    restore: false,
+    message: null,
+    keepOther: null,
+    forget: null,
+    published: false,
+    shareId: null,
+    visibility: 'private' as Visibility,
+    hidden: false,
+  }
 
   if (server) {
-    const theirs = { title: server.title, body: server.body }
+    // A server from before spans were saved sends none: keep this browser's while the text matches.
+    const serverSpans = server.spans ?? (local && sameText(local, server) ? local.spans : [])
+    const theirs = { title: server.title, body: server.body, spans: serverSpans }
     const base = { id: server.id, version: server.version, ...theirs }
-    const share = { published: server.published, shareId: server.share_id }
+    const share = {
+      published: server.published,
+      shareId: server.share_id,
+      visibility: server.visibility ?? (server.published ? 'unlisted' : 'private'),
+      hidden: server.hidden ?? false,
+    }
     if (local?.dirty && !sameSnapshot(local, theirs)) {
       return {
         kind: 'ready',
@@ -55,9 +73,7 @@ export function planOpen(
         keepOther: local.baseVersion !== server.version ? server : null,
       }
     }
-    // Accepted-suggestion marks live only in this browser's copy; keep them while the text matches.
-    const spans = local && sameSnapshot(local, theirs) ? local.spans : []
-    return { kind: 'ready', ...ready, ...share, title: server.title, value: fromBody(server.body, spans), base }
+    return { kind: 'ready', ...ready, ...share, title: server.title, value: fromBody(server.body, serverSpans), base }
   }
 
   if (routeId === null || failure?.status === 404) {
@@ -86,7 +102,7 @@ export function planOpen(
       kind: 'ready',
       ...ready,
       ...fromLocal(local),
-      base: { id: routeId, version: local.baseVersion, title: local.title, body: local.body },
+      base: { id: routeId, version: local.baseVersion, title: local.title, body: local.body, spans: local.spans },
       restore: local.dirty,
       message: 'The server cannot be reached. Showing the copy kept in this browser.',
     }

@@ -4,7 +4,8 @@
  */
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import { ApiError } from '../api/client'
-import { documents, type DocumentRecord } from '../api/documents'
+import { documents, type DocumentRecord, type Visibility } from '../api/documents'
+import { spansFromApi, type Span } from '../api/spans'
 import { TAB_ID } from '../compose/tab'
 import type { Value } from '../editor/schema'
 import { navigate } from '../routes'
@@ -20,6 +21,8 @@ export interface RemoteUpdate {
   version: number
   title: string
   body: string
+  /** Straight off the socket: code point offsets, as the API counts. */
+  spans?: Span[]
 }
 
 interface Loaded {
@@ -30,6 +33,8 @@ interface Loaded {
   revision: number
   published: boolean
   shareId: string | null
+  visibility: Visibility
+  hidden: boolean
 }
 
 const IDLE_SAVE: SaveState = { status: 'saved', id: null, version: null, message: null, gone: false }
@@ -43,6 +48,8 @@ export function useDraft(routeId: string | null) {
     revision: 0,
     published: false,
     shareId: null,
+    visibility: 'private',
+    hidden: false,
   })
   const [saver, setSaver] = useState<Autosaver | null>(null)
   const [notice, setNotice] = useState<string | null>(null)
@@ -52,7 +59,11 @@ export function useDraft(routeId: string | null) {
   const saverRef = useRef<Autosaver | null>(null)
   const unloading = useRef(false)
 
-  const snapshot = (): Snapshot => ({ title: title.current, body: toBody(value.current) })
+  const snapshot = (): Snapshot => ({
+    title: title.current,
+    body: toBody(value.current),
+    spans: suggestedSpans(value.current),
+  })
 
   const keepLocally = useCallback((dirty: boolean) => {
     const s = saverRef.current?.getState()
@@ -71,7 +82,7 @@ export function useDraft(routeId: string | null) {
   const keepOtherVersion = useCallback((theirs: DocumentRecord) => {
     const copyTitle = `${theirs.title || 'Untitled'} (other version)`
     documents
-      .create({ title: copyTitle, body: theirs.body })
+      .create({ title: copyTitle, body: theirs.body, spans: theirs.spans })
       .then(() =>
         setNotice(
           `This draft was also changed somewhere else. Your text here was kept; the other version is in your drafts as “${copyTitle}”.`,
@@ -138,6 +149,8 @@ export function useDraft(routeId: string | null) {
         revision: l.revision + 1,
         published: plan.published,
         shareId: plan.shareId,
+        visibility: plan.visibility,
+        hidden: plan.hidden,
       }))
       if (plan.restore) next.markUnsaved(snapshot())
     }
@@ -196,9 +209,10 @@ export function useDraft(routeId: string | null) {
   const applyRemote = useCallback(
     (update: RemoteUpdate) => {
       const s = saverRef.current
-      if (update.origin === TAB_ID || !s || !s.adopt(update)) return
+      const spans = spansFromApi(update.body, update.spans)
+      if (update.origin === TAB_ID || !s || !s.adopt({ ...update, spans })) return
       title.current = update.title
-      value.current = fromBody(update.body)
+      value.current = fromBody(update.body, spans)
       setLoaded((l) => ({ ...l, title: update.title, initialValue: value.current, revision: l.revision + 1 }))
       keepLocally(false)
     },
@@ -216,7 +230,8 @@ export function useDraft(routeId: string | null) {
     applyRemote,
     flush: () => saverRef.current?.flush() ?? Promise.resolve(),
     saveAsNew: () => saverRef.current?.saveAsNew(snapshot()) ?? Promise.resolve(),
-    setShare: (published: boolean, shareId: string | null) => setLoaded((l) => ({ ...l, published, shareId })),
+    setShare: (shareId: string | null, visibility: Visibility) =>
+      setLoaded((l) => ({ ...l, published: shareId !== null, shareId, visibility })),
     retry: () => setAttempt((a) => a + 1),
   }
 }

@@ -2,8 +2,11 @@ import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent }
 import { createEditor, Editor, Transforms } from 'slate'
 import { withHistory } from 'slate-history'
 import { ReactEditor, withReact } from 'slate-react'
+import { AccountMenu } from '../components/AccountMenu'
 import { ConnectionIndicator } from '../components/ConnectionIndicator'
 import { DraftList } from '../components/DraftList'
+import { ExportMenu } from '../components/ExportMenu'
+import { Link } from '../components/Link'
 import { ModelPicker } from '../components/ModelPicker'
 import { SaveIndicator } from '../components/SaveIndicator'
 import { SettingsPanel } from '../components/SettingsPanel'
@@ -18,8 +21,10 @@ import { BodyEditor } from '../editor/BodyEditor'
 import { withWriteup } from '../editor/plugins'
 import type { Value } from '../editor/schema'
 import { useGlobalShortcuts } from '../hooks/useGlobalShortcuts'
+import { useHighlight } from '../hooks/useHighlight'
 import { useModels } from '../hooks/useModels'
 import { useSettings } from '../hooks/useSettings'
+import { useSession } from '../session/useSession'
 import { chooseModel } from '../settings/settings'
 import { useSuggestions } from '../suggest/useSuggestions'
 
@@ -35,6 +40,8 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
   const suggestions = useSuggestions({ socket, settings, model, documentId: draft.id })
   const [panel, setPanel] = useState<Panel>(null)
   const [help, setHelp] = useState(false)
+  const [highlight, setHighlight] = useHighlight()
+  const { user } = useSession()
   const titleInput = useRef<HTMLInputElement>(null)
 
   // A fresh editor (and undo history) whenever the draft is (re)loaded from outside.
@@ -109,6 +116,9 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
         <span className="brand" aria-hidden="true">
           writeup
         </span>
+        <Link className="nav-link" href="/gallery" data-testid="gallery-link">
+          Gallery
+        </Link>
         <span className="spacer" />
         <ModelPicker
           models={models}
@@ -137,16 +147,24 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
         </div>
         <ShareButton
           documentId={draft.id}
-          published={draft.published}
           shareId={draft.shareId}
+          visibility={draft.visibility}
+          hidden={draft.hidden}
+          signedIn={user !== null}
           beforePublish={draft.flush}
           onChange={draft.setShare}
+        />
+        <ExportMenu
+          source={{ kind: 'draft', id: draft.id, beforeExport: draft.flush }}
+          highlight={highlight}
+          onHighlight={setHighlight}
         />
         <SaveIndicator save={draft.save} onSaveAsNew={() => void draft.saveAsNew()} />
         <ConnectionIndicator status={connection} onRetry={() => socket.retryNow()} />
         <button type="button" className="icon-button" data-testid="help-button" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
           ?
         </button>
+        <AccountMenu beforeLeave={draft.flush} />
       </header>
 
       {panel === 'drafts' && (
@@ -159,7 +177,7 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
       )}
 
       <main className="workspace">
-        <div className="page">
+        <div className={highlight ? 'page show-accepted' : 'page'}>
           {draft.phase === 'ready' && (
             <>
               <input

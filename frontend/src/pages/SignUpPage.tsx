@@ -1,0 +1,80 @@
+import { useState, type FormEvent } from 'react'
+import { accounts } from '../api/accounts'
+import { FieldError, FormError, formProblem } from '../components/FormError'
+import { Link } from '../components/Link'
+import { PageHeader } from '../components/PageHeader'
+import { useTitle } from '../hooks/useTitle'
+import { nextPath } from '../routes'
+import { startOver } from '../session/useSession'
+
+/** Create an account; what this browser wrote so far comes along. */
+export function SignUpPage() {
+  const [error, setError] = useState<string | null>(null)
+  const [fields, setFields] = useState<Record<string, string>>({})
+  const [busy, setBusy] = useState(false)
+  useTitle('Create an account')
+
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    setBusy(true)
+    setError(null)
+    setFields({})
+    try {
+      await accounts.signUp(
+        String(form.get('username') ?? ''),
+        String(form.get('email') ?? ''),
+        String(form.get('password') ?? ''),
+      )
+      startOver(nextPath())
+    } catch (err) {
+      const problem = formProblem(err)
+      setError(problem.message)
+      setFields(problem.fields)
+      setBusy(false)
+    }
+  }
+
+  const field = (name: string) => ({
+    name,
+    'aria-invalid': fields[name] ? true : undefined,
+    'aria-describedby': fields[name] ? `${name}-error` : undefined,
+  })
+
+  return (
+    <div className="auth-page">
+      <PageHeader />
+      <main className="page narrow">
+        <h1>Create an account</h1>
+        <p className="hint">
+          An account keeps your drafts wherever you sign in, and lets you publish to the gallery and vote. Drafts you
+          wrote in this browser move into it.
+        </p>
+        <form className="stack" onSubmit={submit}>
+          <label>
+            Username (shown on your public pieces)
+            <input {...field('username')} autoComplete="username" required maxLength={150} data-testid="signup-username" autoFocus />
+            <FieldError id="username-error" message={fields.username} />
+          </label>
+          <label>
+            E-mail (for password resets; never shown)
+            <input {...field('email')} type="email" autoComplete="email" required data-testid="signup-email" />
+            <FieldError id="email-error" message={fields.email} />
+          </label>
+          <label>
+            Password (at least 8 characters, not a common one)
+            <input {...field('password')} type="password" autoComplete="new-password" required minLength={8} data-testid="signup-password" />
+            <FieldError id="password-error" message={fields.password} />
+          </label>
+          <FormError message={error} />
+          <button type="submit" className="primary" data-testid="signup-submit" disabled={busy}>
+            {busy ? 'Creating…' : 'Create account'}
+          </button>
+        </form>
+        <p>
+          Have one already? <Link href={`/signin${location.search}`}>Sign in</Link>
+        </p>
+      </main>
+    </div>
+  )
+}
