@@ -1,6 +1,7 @@
 // Browser scenarios against the whole running stack. Each takes a fresh
 // browser and throws (node:assert) on failure; screenshots go to `artifacts`.
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { openBrowser, recordFrames } from './browser.mjs'
 
 const SUGGESTION_TIMEOUT = 60000
@@ -58,6 +59,49 @@ async function waitForReady(page) {
     null,
     { timeout: SUGGESTION_TIMEOUT },
   )
+}
+
+const PASSWORD = 'a long test passphrase 4 e2e'
+
+/** A username no earlier run against the same stack has taken. */
+const uniqueName = (prefix) => `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`
+
+/** Sign up through the pages; returns when the page has reloaded signed in. */
+async function signUp(page, username, { from = null } = {}) {
+  if (from === null) await page.goto('/signup')
+  await page.getByTestId('signup-username').fill(username)
+  await page.getByTestId('signup-email').fill(`${username}@example.com`)
+  await page.getByTestId('signup-password').fill(PASSWORD)
+  await page.getByTestId('signup-submit').click()
+  await page.getByTestId('account-button').and(page.getByText(username, { exact: true })).waitFor({ timeout: 20000 })
+}
+
+async function signIn(page, login) {
+  await page.getByTestId('signin-login').fill(login)
+  await page.getByTestId('signin-password').fill(PASSWORD)
+  await page.getByTestId('signin-submit').click()
+  await page.getByTestId('account-button').and(page.getByText(login, { exact: true })).waitFor({ timeout: 20000 })
+}
+
+async function draftTitles(page) {
+  await page.getByTestId('drafts-button').click()
+  const list = page.getByTestId('draft-list')
+  await list.waitFor()
+  await page.waitForFunction(() => !document.querySelector('[data-testid="draft-list"]')?.textContent.includes('Loading'))
+  const titles = await list.locator('.draft-title').allTextContents()
+  await page.keyboard.press('Escape')
+  return titles
+}
+
+/** Waits for a suggestion, takes it with Tab; returns [typed, accepted text]. */
+async function acceptSuggestion(page, typed) {
+  await typeInBody(page, typed)
+  await waitForReady(page)
+  const before = await bodyText(page)
+  const ghost = await ghostText(page)
+  await page.keyboard.press('Tab')
+  assert.equal(await bodyText(page), before + ghost)
+  return [before, ghost]
 }
 
 export const scenarios = {
@@ -420,6 +464,217 @@ export const scenarios = {
       await b.shot(page, 'phone-2-help')
       await page.keyboard.press('Escape')
       assert.equal(await page.getByTestId('shortcut-help').count(), 0)
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Anonymous drafts move into the account on sign-up and come back on sign-in; sign-out hides them. */
+  async sign_up_keeps_drafts(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      await page.goto('/')
+      await page.getByTestId('title').fill('Written before signing up')
+      await typeInBody(page, 'Nothing here may be lost.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      const draftUrl = page.url()
+
+      // From the editor: Sign in, then "Create an account"; back on the same draft afterwards.
+      await page.getByTestId('signin-link').click()
+      await page.waitForURL(/\/signin/)
+      assert.equal(await page.title(), 'Sign in · writeup')
+      await page.getByRole('link', { name: 'Create an account' }).click()
+      await page.waitForURL(/\/signup/)
+      const name = uniqueName('keeper')
+      await signUp(page, name, { from: 'signin' })
+      assert.equal(page.url(), draftUrl)
+      await page.getByTestId('editor-body').waitFor()
+      assert.equal(await page.getByTestId('title').inputValue(), 'Written before signing up')
+      assert.equal(await bodyText(page), 'Nothing here may be lost.')
+      assert.deepEqual(await draftTitles(page), ['Written before signing up'])
+      await b.shot(page, 'account-1-signed-up')
+
+      // Signing out: this browser is anonymous again and sees none of the account's drafts.
+      await page.getByTestId('account-button').click()
+      await page.getByTestId('signout-button').click()
+      await page.getByTestId('signin-link').waitFor({ timeout: 20000 })
+      assert.deepEqual(await draftTitles(page), [])
+      const gone = await page.evaluate(async (url) => (await fetch('/api/documents/' + url.split('/d/')[1] + '/')).status, draftUrl)
+      assert.equal(gone, 404)
+      assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('writeup:draft:')).length), 0)
+
+      // A new anonymous draft, then sign in: both are in the account.
+      await page.getByTestId('title').fill('Written while signed out')
+      await typeInBody(page, 'More words.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      await page.getByTestId('signin-link').click()
+      await signIn(page, name)
+      assert.deepEqual((await draftTitles(page)).sort(), ['Written before signing up', 'Written while signed out'])
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Write with a suggestion (undo, redo), publish to the gallery, a second account votes; the piece shows what the model wrote. */
+  async publish_and_vote(env) {
+    const writer = await openBrowser(env)
+    const reader = await openBrowser(env)
+    try {
+      const { page } = writer
+      const author = uniqueName('author')
+      await signUp(page, author)
+      await page.goto('/')
+      const title = `Lighthouse ${author}`
+      await page.getByTestId('title').fill(title)
+      const [typed, ghost] = await acceptSuggestion(page, 'The old lighthouse keeper climbed the stairs because')
+      assert.ok((await page.locator('.accepted').count()) >= 1)
+
+      // Accepting was one undo step; redo brings the suggestion back, still marked.
+      await page.keyboard.press('Escape')
+      await page.keyboard.press('Control+z')
+      assert.equal(await bodyText(page), typed)
+      assert.equal(await page.locator('.accepted').count(), 0)
+      await page.keyboard.press('Control+Shift+z')
+      assert.equal(await bodyText(page), typed + ghost)
+      const accepted = (await page.locator('.accepted').allTextContents()).join('').replace(/\uFEFF/g, '')
+      assert.ok(ghost.startsWith(accepted) && accepted.length > 0, 'the redone text is marked as suggested')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      const saved = await page.evaluate(async () => (await fetch('/api/documents/' + location.pathname.split('/d/')[1] + '/')).json())
+      assert.equal(saved.spans.length, 1, 'the accepted span is saved with the draft')
+      assert.equal(saved.spans[0].model, 'smollm2')
+      assert.equal(saved.body.slice(saved.spans[0].start, saved.spans[0].end), accepted)
+
+      // Publish to the gallery.
+      await page.getByTestId('share-button').click()
+      await page.getByTestId('visibility-public').check()
+      await page.getByTestId('publish-button').click()
+      const link = page.getByTestId('share-link')
+      await link.waitFor({ timeout: 10000 })
+      const shareId = (await link.inputValue()).split('/s/')[1]
+      await writer.shot(page, 'gallery-1-published')
+
+      // A second account finds it in the gallery and votes for it.
+      const r = reader.page
+      await signUp(r, uniqueName('reader'))
+      await r.goto('/gallery')
+      assert.equal(await r.title(), 'Gallery · writeup')
+      const item = r.locator(`[data-testid="gallery-item"][data-share-id="${shareId}"]`)
+      await item.waitFor({ timeout: 10000 })
+      assert.equal(await item.getByTestId('gallery-item-link').textContent(), title)
+      assert.equal(await item.getByTestId('vote-score').textContent(), '0')
+      await item.getByTestId('vote-up').click()
+      await r.waitForFunction(
+        (id) => document.querySelector(`[data-share-id="${id}"] [data-testid="vote-score"]`)?.textContent === '1',
+        shareId,
+        { timeout: 10000 },
+      )
+      await reader.shot(r, 'gallery-2-voted')
+      // The vote is stored: it is there after a reload, in the top list too.
+      await r.goto('/gallery?sort=top')
+      await item.waitFor()
+      assert.equal(await item.getByTestId('vote-score').textContent(), '1')
+      assert.equal(await item.getByTestId('vote-up').getAttribute('aria-pressed'), 'true')
+
+      // The piece page: read-only, with the model's words marked, highlighted on request.
+      await item.getByTestId('gallery-item-link').click()
+      await r.waitForURL(`**/s/${shareId}`)
+      await r.getByTestId('shared-title').waitFor()
+      assert.equal(await r.title(), `${title} · writeup`)
+      const mark = r.locator('[data-testid="shared-body"] .accepted')
+      assert.equal(await mark.getAttribute('data-model'), 'smollm2')
+      assert.equal(await mark.textContent(), accepted)
+      await r.getByTestId('export-button').click()
+      await r.getByTestId('highlight-toggle').check()
+      assert.equal(await r.locator('main.show-accepted').count(), 1)
+      await reader.shot(r, 'gallery-3-piece-highlighted')
+      // The link preview a crawler sees names the piece.
+      const html = await r.evaluate(async (id) => (await fetch(`/s/${id}`)).text(), shareId)
+      assert.ok(html.includes(`<meta property="og:title" content="${title} · writeup" />`))
+
+      // The writer sees the vote and cannot vote for themselves.
+      await page.goto(`/s/${shareId}`)
+      await page.getByTestId('vote-score').waitFor()
+      assert.equal(await page.getByTestId('vote-score').textContent(), '1')
+      assert.equal(await page.getByTestId('vote-up').isDisabled(), true)
+    } finally {
+      await writer.close()
+      await reader.close()
+    }
+  },
+
+  /** Export a draft as Markdown and text: the files hold the text; copy puts it on the clipboard. */
+  async export_markdown(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page, context } = b
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: env.base })
+      await page.goto('/')
+      await page.getByTestId('title').fill('Exported piece')
+      await typeInBody(page, 'First paragraph of the export.')
+      await page.keyboard.press('Enter')
+      await page.keyboard.type('1986. A line that is not a list.', { delay: 10 })
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+
+      await page.getByTestId('export-button').click()
+      const [md] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-md').click()])
+      assert.equal(md.suggestedFilename(), 'exported-piece.md')
+      const markdown = await readFile(await md.path(), 'utf8')
+      assert.equal(markdown, '# Exported piece\n\nFirst paragraph of the export.\n\n1986\\. A line that is not a list.\n')
+
+      const [txt] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-txt').click()])
+      assert.equal(txt.suggestedFilename(), 'exported-piece.txt')
+      assert.equal(
+        await readFile(await txt.path(), 'utf8'),
+        'Exported piece\n\nFirst paragraph of the export.\n1986. A line that is not a list.\n',
+      )
+
+      await page.getByTestId('copy-text').click()
+      await page.getByText('Text copied.').waitFor()
+      const clip = await page.evaluate(() => navigator.clipboard.readText())
+      assert.ok(clip.includes('First paragraph of the export.'))
+      await b.shot(page, 'export-1-menu')
+    } finally {
+      await b.close()
+    }
+  },
+
+  /** Deleting the account takes its drafts and pieces with it; the piece's link stops working. */
+  async delete_account(env) {
+    const b = await openBrowser(env)
+    try {
+      const { page } = b
+      await signUp(page, uniqueName('leaver'))
+      await page.goto('/')
+      await page.getByTestId('title').fill('Soon gone')
+      await typeInBody(page, 'A piece that leaves with its writer.')
+      await page.keyboard.press('Escape')
+      await waitForSaved(page)
+      await page.getByTestId('share-button').click()
+      await page.getByTestId('visibility-public').check()
+      await page.getByTestId('publish-button').click()
+      const url = await page.getByTestId('share-link').inputValue()
+
+      await page.getByTestId('account-button').click()
+      await page.getByRole('link', { name: 'Account' }).click()
+      await page.getByTestId('account-page').waitFor()
+      assert.equal(await page.title(), 'Your account · writeup')
+      await page.getByTestId('delete-account').click()
+      await page.getByTestId('delete-password').fill('not my password')
+      await page.getByTestId('delete-confirm').click()
+      await page.getByTestId('form-error').waitFor()
+      assert.match(await page.getByTestId('form-error').textContent(), /nothing was deleted/)
+      await page.getByTestId('delete-password').fill(PASSWORD)
+      await page.getByTestId('delete-confirm').click()
+      await page.getByTestId('signin-link').waitFor({ timeout: 20000 })
+      const piece = await page.evaluate(async (u) => (await fetch(u)).status, url)
+      assert.equal(piece, 404)
+      await page.goto(url)
+      await page.getByText('This piece is not published (any more).').waitFor()
     } finally {
       await b.close()
     }

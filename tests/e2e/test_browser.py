@@ -22,6 +22,10 @@ SCENARIOS = [
     "drafts_list",
     "reconnects",
     "phone_and_help",
+    "sign_up_keeps_drafts",
+    "publish_and_vote",
+    "export_markdown",
+    "delete_account",
 ]
 
 

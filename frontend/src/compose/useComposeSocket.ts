@@ -1,11 +1,19 @@
 import { useEffect, useState, useSyncExternalStore } from 'react'
+import { session } from '../api/client'
 import { ComposeSocket, composeUrl, type ConnectionStatus } from './socket'
 
 /** One compose socket for the page, started while the editor is shown. */
 export function useComposeSocket(): ComposeSocket {
   const [socket] = useState(() => new ComposeSocket(composeUrl(window.location)))
   useEffect(() => {
-    socket.start()
+    let stopped = false
+    // The server reads the socket's session once, at the handshake. A first
+    // visit has no session cookie until /api/session/ answers; connecting
+    // before that would leave the socket a stranger to the drafts this page
+    // creates (no live sync for them).
+    void session()
+      .catch(() => null)
+      .finally(() => stopped || socket.start())
     // Coming back online or to the tab is a good moment to skip the backoff wait.
     const retry = () => socket.retryNow()
     const onVisible = () => document.visibilityState === 'visible' && retry()
@@ -14,6 +22,7 @@ export function useComposeSocket(): ComposeSocket {
     return () => {
       window.removeEventListener('online', retry)
       document.removeEventListener('visibilitychange', onVisible)
+      stopped = true
       socket.stop()
     }
   }, [socket])
