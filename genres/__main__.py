@@ -76,7 +76,7 @@ def _register(genre: str, out: Path, s: finetune.Settings, registry_path: str | 
     known = corpora.GENRES.get(genre)
     title = source.get("title") or (known.title if known else genre)
     description = source.get("description") or (known.description if known else "")
-    rel = finetune._portable(str(out))
+    rel = finetune.repo_relative(str(out))
     entry = (register.entry_for_full(title, genre, description, rel) if s.full
              else register.entry_for_adapter(title, genre, description, s.base, rel))
     changed = register.add_route(genre, entry, registry_path)

@@ -266,6 +266,9 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
 
     base_key = {"base": s.base, "base_path": s.base_path, "valid_sha": source.get("sha256", {}).get("valid"),
                 "windows": list(wins.shape), "valid_tokens": len(valid_ids)}
+    train_sha = source.get("sha256", {}).get("train")
+    if state and state.get("train_sha", train_sha) != train_sha:
+        raise ValueError(f"checkpoint in {work} was trained on another version of {corpus / 'train.txt'}; drop --resume")
     if state:
         base_ppl = state["base_ppl"]
     else:
@@ -276,7 +279,7 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
     seconds = state["seconds"] if state else 0.0
     base_sample = state.get("base_sample", "") if state else ""
     prompt = s.sample_prompt
-    if prompt and not base_sample and not s.full:
+    if prompt and not base_sample:
         base_sample = sample(model, tokenizer, prompt, s.sample_tokens, s.seed)
 
     # Dropout masks come from the global RNG: seeded fresh, or as the checkpoint left it.
@@ -302,7 +305,8 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
         bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{step * s.batch_size * s.seq_len / max(seconds, 1e-9):.0f}")
         if step % s.save_every == 0 or step == s.steps or step == stop_after:
             save_checkpoint(work, model, optimizer, scheduler, s, {"step": step, "losses": losses, "seconds": seconds,
-                                                                     "base_ppl": base_ppl, "base_sample": base_sample})
+                                                                     "base_ppl": base_ppl, "base_sample": base_sample,
+                                                                     "train_sha": train_sha})
         if stop_after is not None and step >= stop_after:
             bar.close()
             return None
@@ -334,7 +338,7 @@ def save_output(model, tokenizer, s: Settings, out: Path, result: Result, source
         cfg = json.loads(cfg_path.read_text())
         # peft records the absolute folder it loaded from; a repo-relative path (or the
         # hub id) keeps the folder meaningful on other machines.
-        cfg["base_model_name_or_path"] = _portable(base_folder(s))
+        cfg["base_model_name_or_path"] = repo_relative(base_folder(s))
         cfg["target_modules"] = sorted(cfg["target_modules"])  # peft writes a set in random order
         cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     record = {"base": s.base, "base_ppl": result.base_ppl, "ppl": result.ppl, "reduction": result.reduction,
@@ -349,7 +353,7 @@ def save_output(model, tokenizer, s: Settings, out: Path, result: Result, source
     os.replace(tmp, out)
 
 
-def _portable(folder: str) -> str:
+def repo_relative(folder: str) -> str:
     p = Path(folder)
     try:
         return str(p.resolve().relative_to(REPO_ROOT))

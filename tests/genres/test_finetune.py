@@ -118,3 +118,14 @@ def test_perplexity_windows_spread_and_fit():
     assert perplexity.windows(torch.arange(250), 100, 64).shape == (2, 100)
     with pytest.raises(ValueError):
         perplexity.windows(torch.arange(50), 100, 4)
+
+
+def test_full_fine_tune_writes_a_loadable_model(tiny):
+    from transformers import AutoModelForCausalLM
+
+    s = settings(tiny, "full", full=True, steps=6, lr=3e-3)
+    result = finetune.train(s, progress=False)
+    assert result.ppl < result.base_ppl
+    model = AutoModelForCausalLM.from_pretrained(s.out_dir)
+    assert model.config.hidden_size == 32 and (Path(s.out_dir) / "README.md").exists()
+    assert "full fine-tune" in (Path(s.out_dir) / "README.md").read_text()
