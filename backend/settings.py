@@ -232,6 +232,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # A draft's visibility has three values, a published piece's two: name both.
+    "ENUM_NAME_OVERRIDES": {
+        "VisibilityEnum": "backend.documents.models.Visibility",
+        "PublishedVisibilityEnum": "backend.documents.models.PUBLISHED_VISIBILITIES",
+    },
 }
 
 # --- writeup: models, relay limits, documents --------------------------------

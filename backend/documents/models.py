@@ -14,6 +14,10 @@ class Visibility(models.TextChoices):
     PUBLIC = "public", "Public (in the gallery)"
 
 
+# What a published piece can be (the API's choice when publishing).
+PUBLISHED_VISIBILITIES = [Visibility.UNLISTED, Visibility.PUBLIC]
+
+
 class Document(models.Model):
     """A draft, owned by a user or by an anonymous writer (see accounts.owners).
 

@@ -1,8 +1,9 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from . import spans as span_rules
-from .models import TITLE_MAX_CHARS, Document, Visibility
+from .models import PUBLISHED_VISIBILITIES, TITLE_MAX_CHARS, Document
 
 
 class StrictText(serializers.CharField):
@@ -21,6 +22,7 @@ class SpanOut(serializers.Serializer):
     model = serializers.CharField(allow_null=True, help_text="Route of the model that wrote it, if known.")
 
 
+@extend_schema_field(SpanOut(many=True))
 class SpansField(serializers.Field):
     """Accepted-suggestion spans: `[{"start", "end", "model"}]`, sorted and
     non-overlapping. Whether they fit the body is checked with the body."""
@@ -111,7 +113,7 @@ class ConflictOut(serializers.Serializer):
 
 class PublishIn(serializers.Serializer):
     visibility = serializers.ChoiceField(
-        choices=[Visibility.UNLISTED, Visibility.PUBLIC],
+        choices=PUBLISHED_VISIBILITIES,
         required=False,
         help_text="unlisted: link only; public: also in the gallery (needs an account). "
         "Left out: unchanged when already published, else unlisted.",
@@ -121,4 +123,4 @@ class PublishIn(serializers.Serializer):
 class PublishOut(serializers.Serializer):
     share_id = serializers.CharField()
     share_url = serializers.URLField()
-    visibility = serializers.ChoiceField(choices=[Visibility.UNLISTED, Visibility.PUBLIC])
+    visibility = serializers.ChoiceField(choices=PUBLISHED_VISIBILITIES)

@@ -41,11 +41,13 @@ def gallery_page(*, sort: str = "new", genre: str = "", page: int = 1, user=None
     pieces = with_votes(public_pieces(), user)
     if genre:
         pieces = pieces.filter(published_genre=genre)
+    # nulls_last: PostgreSQL would put a piece without a listing time first.
+    newest = F("listed_at").desc(nulls_last=True)
     if sort == "top":
         rank = decayed_score(F("vote_total"), F("listed_at"), now or timezone.now())
-        pieces = pieces.annotate(rank=rank).order_by("-rank", "-listed_at", "-pk")
+        pieces = pieces.annotate(rank=rank).order_by(F("rank").desc(nulls_last=True), newest, "-pk")
     else:
-        pieces = pieces.order_by("-listed_at", "-pk")
+        pieces = pieces.order_by(newest, "-pk")
     return Paginator(pieces, PAGE_SIZE).page(page)
 
 

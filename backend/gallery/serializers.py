@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from backend.documents.models import Visibility
+from backend.documents.models import PUBLISHED_VISIBILITIES
 from backend.documents.serializers import SpanOut, StrictText
 
 from .models import FLAG_REASON_MAX_CHARS
@@ -20,7 +20,7 @@ class _PieceFields(serializers.Serializer):
     title = serializers.CharField(source="published_title")
     genre = serializers.CharField(source="published_genre", help_text="Genre of the model that wrote most of it; '' if none.")
     author = serializers.SerializerMethodField(help_text="The writer's username; null for an anonymous writer.")
-    visibility = serializers.ChoiceField(choices=[Visibility.UNLISTED, Visibility.PUBLIC])
+    visibility = serializers.ChoiceField(choices=PUBLISHED_VISIBILITIES)
     published_at = serializers.DateTimeField(help_text="Last (re)published.")
     listed_at = serializers.DateTimeField(allow_null=True, help_text="First time in the gallery; ages it in `top`.")
     score = serializers.IntegerField(source="vote_total", help_text="Up votes minus down votes.")
