@@ -46,7 +46,7 @@ class Behaviour:
     type_over: float = 0.3  # chance of typing on while a suggestion streams
     replace: float = 0.5  # of those, share that reuse the id (backend only) instead of cancelling
     accept: float = 0.3  # chance of taking a finished suggestion
-    prompt_chars: int = 2000  # tail of the draft sent as the prompt
+    prompt_chars: int = 40000  # tail of the draft sent as the prompt (the editor sends up to the model's max_prompt_chars)
     request_timeout: float = 60.0
     autosave_every: float = 10.0  # seconds; 0 = never
 
