@@ -186,7 +186,7 @@ GENRES: dict[str, Genre] = {
               "It was generally agreed in the neighbourhood that the new tenant of the manor"),
         Genre("scripture", "Scripture (KJV)", "Biblical prose in the King James style.", read_scripture,
               "And it came to pass in those days, that"),
-        Genre("legal", "Legal", "Contract and license language, from the SPDX license texts.", read_legal,
+        Genre("legal", "Legal", "Contract and license language.", read_legal,
               "Licensee shall not, without the prior written consent of Licensor,"),
     )
 }
