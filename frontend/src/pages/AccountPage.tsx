@@ -82,8 +82,9 @@ export function AccountPage() {
             <section className="danger-zone">
               <h2>Delete the account</h2>
               <p>
-                This deletes your account, all {account.drafts} drafts, your published pieces (their links stop working)
-                and your votes. It cannot be undone. Download anything you want to keep first.
+                This deletes your account, {account.drafts === 1 ? 'your draft' : `all ${account.drafts} drafts`}, your
+                published pieces (their links stop working) and your votes. It cannot be undone. Download anything you
+                want to keep first.
               </p>
               {!confirming ? (
                 <button type="button" className="danger" data-testid="delete-account" onClick={() => setConfirming(true)}>

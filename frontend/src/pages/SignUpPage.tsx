@@ -1,11 +1,15 @@
 import { useState, type FormEvent } from 'react'
 import { accounts } from '../api/accounts'
+import { ApiError } from '../api/client'
 import { FieldError, FormError, formProblem } from '../components/FormError'
 import { Link } from '../components/Link'
 import { PageHeader } from '../components/PageHeader'
 import { useTitle } from '../hooks/useTitle'
 import { nextPath } from '../routes'
 import { startOver } from '../session/useSession'
+
+/** Refusals that belong next to one field. */
+const TAKEN: Record<string, string> = { username_taken: 'username', email_taken: 'email' }
 
 /** Create an account; what this browser wrote so far comes along. */
 export function SignUpPage() {
@@ -29,7 +33,10 @@ export function SignUpPage() {
       startOver(nextPath())
     } catch (err) {
       const problem = formProblem(err)
-      setError(problem.message)
+      const field = err instanceof ApiError ? TAKEN[err.code] : undefined
+      if (field) problem.fields[field] = problem.message
+      // Field messages sit by their fields; the form only says where to look.
+      setError(Object.keys(problem.fields).length ? 'Please fix the marked fields.' : problem.message)
       setFields(problem.fields)
       setBusy(false)
     }
