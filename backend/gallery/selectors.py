@@ -54,7 +54,7 @@ def gallery_page(*, sort: str = "new", genre: str = "", page: int = 1, user=None
 def gallery_genres() -> list[str]:
     """Genres that have at least one piece in the gallery, for the filter."""
     genres = public_pieces().exclude(published_genre="").values_list("published_genre", flat=True)
-    return sorted(set(genres))
+    return list(genres.order_by("published_genre").distinct())
 
 
 def piece(share_id: str, user=None) -> Document | None:

@@ -13,7 +13,7 @@ export function PieceText({ body, spans }: { body: string; spans: Span[] }) {
           <p key={i}>
             {runs.map((r, j) =>
               r.suggested ? (
-                <span key={j} className="accepted" data-model={r.model}>
+                <span key={j} className="accepted" data-model={r.model} title={r.model ? `Written by ${r.model}` : 'Written by a model'}>
                   {r.text}
                 </span>
               ) : (
