@@ -129,3 +129,16 @@ def test_full_fine_tune_writes_a_loadable_model(tiny):
     model = AutoModelForCausalLM.from_pretrained(s.out_dir)
     assert model.config.hidden_size == 32 and (Path(s.out_dir) / "README.md").exists()
     assert "full fine-tune" in (Path(s.out_dir) / "README.md").read_text()
+
+
+def test_cli_perplexity_and_table(tiny, capsys):
+    from genres.__main__ import main
+
+    s = settings(tiny, "cli", steps=4)
+    result = finetune.train(s, progress=False)
+    assert main(["perplexity", "witches", "--base-path", s.base_path, "--corpus-dir", s.corpus_dir, "--adapter", s.out_dir,
+                 "--eval-windows", "4", "--eval-len", "32", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"base: {result.base_ppl:.2f}" in out and f": {result.ppl:.2f}" in out
+    assert main(["table", "--adapters", str(tiny / "cli")]) == 0
+    assert f"| {result.base_ppl:.2f} | {result.ppl:.2f} |" in capsys.readouterr().out
