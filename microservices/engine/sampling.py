@@ -28,7 +28,9 @@ def sample(logits: Tensor, temperature: Tensor, top_k: Tensor, top_p: Tensor,
     probs = vals.softmax(-1)
     # top-p: keep the smallest prefix whose mass reaches p (always the first token)
     before = probs.cumsum(-1) - probs
-    probs = probs.masked_fill(before >= top_p[:, None], 0.0)
+    # (ranks > 0 keeps it even when a tiny top_p rounds to 0 in float32, which
+    # would otherwise zero the row and fail the whole batch's step)
+    probs = probs.masked_fill((before >= top_p[:, None]) & (ranks > 0), 0.0)
     probs = probs.cpu()
     idx = idx.cpu()
     out = out.cpu()

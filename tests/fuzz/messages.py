@@ -8,7 +8,7 @@ import itertools
 import json
 import math
 
-from hypothesis import event
+from hypothesis import currently_in_test_context, event
 from hypothesis import strategies as st
 
 from microservices import protocol
@@ -32,11 +32,29 @@ json_values = st.recursive(leaves, lambda kids: st.lists(kids, max_size=3) | st.
 
 
 def mostly(valid):
-    """Usually a plausible value, sometimes any JSON at all."""
-    return st.one_of(valid, valid, valid, json_values)
+    """Usually a plausible value, sometimes any JSON at all (or any text)."""
+    return st.one_of(valid, valid, valid, valid, json_values, wild)
 
 
-params = st.fixed_dictionaries({}, optional={
+# A request the server must accept: short, so accepted examples stay quick.
+ids = st.text(st.characters(codec="utf-8"), min_size=1, max_size=64)
+good_params = st.fixed_dictionaries({}, optional={
+    "max_tokens": st.integers(1, 12),
+    "temperature": st.floats(0, 2),
+    "top_k": st.integers(0, 1000),
+    "top_p": st.floats(0, 1, exclude_min=True),
+    "n": st.integers(1, 4),
+    "stop": st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=64), max_size=4),
+    "seed": st.integers(0, 2**63 - 1) | st.none(),
+})
+good_prompts = st.one_of(sendable, heavy)  # accents, CJK, emoji, RTL, control characters
+good = st.fixed_dictionaries(
+    {"type": st.just("generate"), "id": ids, "model": st.just("tiny-gpt2"), "prompt": good_prompts},
+    optional={"params": good_params, "document": st.uuids().map(str)},
+)
+
+# Parameters that are mostly out of range or of the wrong type.
+bad_params = st.fixed_dictionaries({}, optional={
     "max_tokens": mostly(st.integers(-1, 70)),
     "temperature": mostly(st.floats(-0.5, 2.5) | st.sampled_from([math.nan, math.inf, -math.inf])),
     "top_k": mostly(st.integers(-1, 1001)),
@@ -44,32 +62,50 @@ params = st.fixed_dictionaries({}, optional={
     "n": mostly(st.integers(0, 5)),
     "stop": mostly(st.lists(wild, max_size=5) | wild),
     "seed": mostly(st.integers(-1, 2**64)),
-    "temprature": json_values,  # typos must be refused, not ignored
 })
 
-prompts = st.one_of(wild, heavy, st.integers(3990, 4010).map(lambda n: "é" * n))  # around max_prompt_chars
-routes = st.sampled_from(["tiny-gpt2", "tiny-llama", "missing"]) | wild
+FIELDS = ["type", "id", "model", "prompt", "params", "document", "params.temprature"]
+odd_values = st.one_of(json_values, wild, st.sampled_from(["cancel", "watch", "unwatch", "token", "done"]),
+                       st.integers(3990, 4010).map(lambda n: "é" * n), st.text(max_size=70))
 
-messages = st.fixed_dictionaries(
-    {"type": mostly(st.sampled_from(["generate", "generate", "cancel", "watch", "unwatch", "token", "done"])),
-     "id": mostly(st.text(max_size=70))},
-    optional={"model": mostly(routes), "prompt": mostly(prompts), "params": mostly(params),
-              "document": mostly(st.uuids().map(str) | wild), "extra": json_values},
-)
+
+@st.composite
+def one_field_broken(draw):
+    """A good request with one field dropped or replaced: each check alone."""
+    msg = dict(draw(good))
+    field = draw(st.sampled_from(FIELDS))
+    if field == "params.temprature":  # a typo must be refused, not ignored
+        msg["params"] = {**msg.get("params", {}), "temprature": draw(json_values)}
+    elif draw(st.booleans()):
+        msg.pop(field, None)
+    else:
+        msg[field] = draw(odd_values)
+    return msg
+
+
+with_bad_params = st.builds(lambda m, p: {**m, "params": p}, good, bad_params)
+anything = st.fixed_dictionaries({}, optional={f: json_values for f in FIELDS})
 
 
 def _oversized(size: int) -> str:
     return json.dumps({"type": "generate", "id": "big", "model": "tiny-gpt2", "prompt": "a" * size})
 
 
-frames = st.one_of(
-    messages.map(json.dumps),  # ASCII-escaped: surrogates and all travel as \u escapes
-    messages.map(json.dumps).map(str.encode),  # the same as a binary frame
-    json_values.map(json.dumps),
-    sendable,  # not JSON at all
-    st.binary(max_size=64),
-    st.integers(1, 300).map(lambda depth: "[" * depth * 100),  # nesting past the decoder's stack
-    st.integers(-64, 64).map(lambda d: _oversized(protocol.MAX_MESSAGE_BYTES - 70 + d)),  # around the size limit
+def weighted(*choices):
+    """One of the strategies, picked with the given weights."""
+    return st.sampled_from([strategy for weight, strategy in choices for _ in range(weight)]).flatmap(lambda s: s)
+
+
+structured = weighted((2, good), (3, with_bad_params), (4, one_field_broken()), (1, anything))
+as_json = structured.map(json.dumps)  # ASCII-escaped: surrogates and all travel as \u escapes
+frames = weighted(
+    (12, as_json),
+    (2, as_json.map(str.encode)),  # the same as a binary frame
+    (1, json_values.map(json.dumps)),
+    (1, sendable),  # not JSON at all
+    (1, st.binary(max_size=64)),
+    (1, st.integers(1, 300).map(lambda depth: "[" * depth * 100)),  # nesting past the decoder's stack
+    (1, st.integers(-64, 64).map(lambda d: _oversized(protocol.MAX_MESSAGE_BYTES - 70 + d))),  # around the size limit
 )
 
 
@@ -89,6 +125,12 @@ def check_reply(m, codes: set[str], extra_types: set[str] = frozenset()) -> None
 
 
 _sentinels = itertools.count()
+
+
+def _note(what: str) -> None:
+    """Tally for --hypothesis-show-statistics, so a run shows what it reached."""
+    if currently_in_test_context():
+        event(what)
 
 
 def exchange(ws, frame, codes: set[str], extra_types: set[str] = frozenset(), timeout: float = 60) -> list[dict]:
@@ -119,12 +161,12 @@ def exchange(ws, frame, codes: set[str], extra_types: set[str] = frozenset(), ti
             # An error names the request it is about, or nothing.
             assert m["id"] is None or m["id"] == sent_id, (m, frame)
     if any(m["type"] == "error" for m in replies) or any(m["type"] not in ("token", "done") for m in replies):
-        event("refused: " + ", ".join(sorted({m.get("code") or m["type"] for m in replies if m["type"] != "token"})))
+        _note("refused: " + ", ".join(sorted({m.get("code") or m["type"] for m in replies if m["type"] != "token"})))
         return replies
     # No refusal: the frame was a request the server took on. Only a
     # generate (which streams) or an unwatch (which is silent) can be that.
     assert isinstance(msg, dict) and msg.get("type") in ("generate", "unwatch"), (frame, replies)
-    event(f"accepted: {msg['type']}")
+    _note(f"accepted: {msg['type']}")
     if msg["type"] == "unwatch":
         return replies
     n = (msg.get("params") or {}).get("n", 1)

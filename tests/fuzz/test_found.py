@@ -7,6 +7,9 @@
   carry. In a prompt, the tokenizer raised inside the engine loop: the request
   was never answered and every other request in the batch failed with
   internal_error. In an id, the error reply naming it could not be sent.
+- `top_p` of 1e-300 passes validation (it is above 0) but is 0 in float32:
+  sampling zeroed every probability, and the engine step failed for every
+  request in the batch (internal_error).
 """
 import json
 
@@ -50,6 +53,17 @@ def test_found_inputs_get_their_codes_on_both_sockets(endpoint, microservice, fu
         for frame, code, rid in CASES:
             (reply,) = exchange(ws, frame, codes)
             assert (reply["type"], reply["code"], reply["id"]) == ("error", code, rid), (frame[:60], reply)
+
+
+@pytest.mark.parametrize("endpoint", ["microservice", "backend"])
+def test_a_vanishing_top_p_still_samples(endpoint, microservice, fuzz_backend):
+    if endpoint == "microservice":
+        ws, codes = connect(microservice.ws_url, open_timeout=15), MICROSERVICE_CODES
+    else:
+        ws, codes = connect(fuzz_backend.ws_url, origin=fuzz_backend.origin, open_timeout=15), BACKEND_CODES
+    with ws:
+        replies = exchange(ws, gen(params={"max_tokens": 3, "top_p": 1e-300, "n": 2, "temperature": 1.5}), codes)
+    assert sorted((m["type"], m["index"]) for m in replies if m["type"] != "token") == [("done", 0), ("done", 1)]
 
 
 def test_found_inputs_on_the_openai_route(microservice):
