@@ -6,12 +6,14 @@ the previous test killed, stopped or faulted is brought back first."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import websockets
 
@@ -49,9 +51,12 @@ class Stack:
         for iid in self.instances:
             self.lb.wait_status(POOL, iid, "UP", timeout=60)
 
-    def streaming(self) -> list[str]:
-        """Ids of the instances decoding something right now."""
-        return [iid for iid, ms in self.instances.items() if ms.metric("writeup_active_sequences", route=ROUTE) > 0]
+    def home_of(self, document: str) -> str:
+        """The instance HAProxy pins a document's requests to (the backend
+        sends the same digest as ?doc=)."""
+        key = hashlib.sha1(document.encode()).hexdigest()
+        r = httpx.get(f"{self.lb.url}/{ROUTE}/info", headers={"X-Writeup-Document": key}, timeout=15)
+        return r.headers["x-writeup-instance"]
 
     def served(self, iid: str) -> float:
         return sum(self.instances[iid].metric("writeup_requests_total", route=ROUTE, outcome=o)

@@ -12,16 +12,17 @@ from tests.reliability.conftest import IDLE_TIMEOUT, POOL, ROUTE, compose, final
 # requests four wait their turn: streams are still going when the fault lands.
 LONG = {"max_tokens": 64, "n": 4, "temperature": 1.0}
 IDS = ("a", "b", "c", "d", "e", "f")
+DOC = "5d1f3b0e-9a8c-4f2e-b7a1-0c6d2e4f8a90"  # pins the requests to one instance, found through HAProxy
 
 
 async def test_instance_killed_mid_stream(healthy):
     stack = healthy
+    victim = await asyncio.to_thread(stack.home_of, DOC)
     async with compose(stack) as ws:
         for rid in IDS:
-            await ws.send(generate(rid, **LONG))
+            await ws.send(generate(rid, document=DOC, **LONG))
         first = await receive(ws)
         assert first["type"] == "token", first
-        (victim,) = await asyncio.to_thread(stack.streaming)
         survivor = next(iid for iid in stack.instances if iid != victim)
         await asyncio.to_thread(stack.instances[victim].kill)
 
@@ -35,7 +36,7 @@ async def test_instance_killed_mid_stream(healthy):
         # The same socket, before HAProxy's checks have noticed: the new upstream
         # connection is refused by the dead instance and redispatched.
         before = await asyncio.to_thread(stack.served, survivor)
-        await ws.send(generate("next", max_tokens=4))
+        await ws.send(generate("next", document=DOC, max_tokens=4))
         (done,) = (await finals(ws, {"next": 1}))["next"]
         assert done["type"] == "done" and done["finish_reason"] in ("length", "stop"), done
         assert await asyncio.to_thread(stack.served, survivor) > before
@@ -88,29 +89,25 @@ async def test_no_healthy_instance_is_model_unavailable(healthy):
 
 async def test_stalled_instance_times_out_with_a_clear_error(healthy):
     stack = healthy
+    stalled = await asyncio.to_thread(stack.home_of, DOC)
     async with compose(stack) as ws:
         for rid in IDS:
-            await ws.send(generate(rid, **LONG))
+            await ws.send(generate(rid, document=DOC, **LONG))
         assert (await receive(ws))["type"] == "token"
-        stalled = await asyncio.to_thread(stack.streaming)
-        assert stalled
-        for iid in stalled:
-            os.killpg(stack.instances[iid].proc.pid, signal.SIGSTOP)
+        os.killpg(stack.instances[stalled].proc.pid, signal.SIGSTOP)
         try:
             # HAProxy keeps the tunnel open (`timeout tunnel 1h`): only the backend's
             # idle timeout can end this request.
             ends = await finals(ws, dict.fromkeys(IDS, 4), timeout=IDLE_TIMEOUT + 60)
         finally:
-            for iid in stalled:
-                os.killpg(stack.instances[iid].proc.pid, signal.SIGCONT)
+            os.killpg(stack.instances[stalled].proc.pid, signal.SIGCONT)
         errors = [m for ms in ends.values() for m in ms if m["type"] == "error"]
         assert errors, ends
         for error in errors:
             assert error["code"] == "timeout", error
             assert f"produced nothing for {IDLE_TIMEOUT:g} s" in error["message"]
 
-        for iid in stalled:
-            await asyncio.to_thread(stack.lb.wait_status, POOL, iid, "UP", 60)
-        await ws.send(generate("b", max_tokens=3))
+        await asyncio.to_thread(stack.lb.wait_status, POOL, stalled, "UP", 60)
+        await ws.send(generate("b", document=DOC, max_tokens=3))
         (done,) = (await finals(ws, {"b": 1}))["b"]
         assert done["type"] == "done", done
