@@ -97,7 +97,7 @@ def publish(owner: Owner, document_id, *, visibility: str | None = None, genres:
     stays the same when a published draft is published again, so links keep
     working; `visibility` left out keeps what the piece had (new: unlisted).
     `genres` maps model routes to genres (from the registry)."""
-    if visibility == Visibility.PUBLIC and owner.user_id is None:
+    if visibility == Visibility.PUBLIC and (owner is None or owner.user_id is None):
         raise SignInRequired("Sign in to publish to the public gallery; unlisted links work without an account.")
     with transaction.atomic():
         document = documents_of(owner).select_for_update().filter(pk=document_id).first()
