@@ -72,17 +72,17 @@ def install(model: Transformer, folders: list[Path]) -> None:
     for li, lin, parts in _linears(model):
         width = len(parts) * rank
         out_sizes = _split_sizes(model, lin, parts)
-        A = torch.zeros(len(loaded), lin.in_features, width)
-        B = torch.zeros(len(loaded), width, lin.out_features)
+        A = torch.zeros(lin.in_features, len(loaded) * width)
+        B = torch.zeros(len(loaded) * width, lin.out_features)
         for ai, (tensors, scale) in enumerate(loaded):
             out_off = 0
             for pi, part in enumerate(parts):
                 pair = tensors.get((li, part))
                 if pair is not None:
                     a, b = pair
-                    c0 = pi * rank
-                    A[ai, :, c0:c0 + a.shape[0]] = a.t()
-                    B[ai, c0:c0 + a.shape[0], out_off:out_off + out_sizes[pi]] = b.t() * scale
+                    c0 = ai * width + pi * rank
+                    A[:, c0:c0 + a.shape[0]] = a.t()
+                    B[c0:c0 + a.shape[0], out_off:out_off + out_sizes[pi]] = b.t() * scale
                 out_off += out_sizes[pi]
         lin.lora.rank = width
         lin.lora.A, lin.lora.B = A.to(device, dtype), B.to(device, dtype)

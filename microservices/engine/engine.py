@@ -334,7 +334,7 @@ class Engine:
     def _lora(self, adapters: list[int]) -> LoRAGroups | None:
         if not self.n_adapters or not any(adapters):
             return None
-        return LoRAGroups(adapters, self.device)
+        return LoRAGroups(adapters, self.n_adapters, self.device, self.model.output.weight.dtype)
 
     # ---- per-token bookkeeping ------------------------------------------------
     def _accept(self, s: Seq, tok: int) -> None:

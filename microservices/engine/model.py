@@ -77,10 +77,11 @@ class KVCache(nn.Module):
 class LoRABank(nn.Module):
     """The LoRA deltas of every loaded adapter for one (possibly fused) linear.
 
-    A is [n_adapters, in, w] and B is [n_adapters, w, out] with the scaling
-    folded in; for a fused projection B is block-diagonal over the fused
-    parts. A batch that mixes adapters is applied group by group: each row
-    pays only for its own adapter, so cost stays flat as adapters are added."""
+    A is [in, n_adapters * w] and B is [n_adapters * w, out], scaling folded
+    in; for a fused projection each adapter's block of B is block-diagonal
+    over the fused parts. A batch that mixes adapters costs three ops per
+    linear, however many adapters it mixes: x @ A for all of them, a mask
+    that keeps each row's own adapter's columns, @ B."""
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
@@ -89,25 +90,31 @@ class LoRABank(nn.Module):
         self.A: Tensor | None = None
         self.B: Tensor | None = None
 
-    def apply_(self, y: Tensor, x: Tensor, groups: "LoRAGroups") -> Tensor:
-        for a, rows in groups.groups:
-            if rows is None:  # every row uses this adapter
-                y = y + (x @ self.A[a]) @ self.B[a]
-            else:
-                y = y.index_add(0, rows, (x.index_select(0, rows) @ self.A[a]) @ self.B[a])
-        return y
+    def apply_(self, y: Tensor, x: Tensor, lora: "LoRAGroups") -> Tensor:
+        if lora.single is not None:  # every row uses one adapter: its slice only
+            a, w = lora.single, self.rank
+            return y + (x @ self.A[:, a * w:(a + 1) * w]) @ self.B[a * w:(a + 1) * w]
+        return y + ((x @ self.A) * lora.mask(self.rank)) @ self.B
 
 
 class LoRAGroups:
-    """Which rows of a batch use which adapter: [(adapter - 1, rows or None)]."""
+    """Which LoRA adapter each row of a batch uses (0 = none)."""
 
-    def __init__(self, adapters: list[int], device):
-        present = sorted(set(adapters) - {0})
-        if present == [adapters[0]] and all(a == adapters[0] for a in adapters):
-            self.groups = [(present[0] - 1, None)]
-        else:
-            self.groups = [(a - 1, torch.tensor([i for i, x in enumerate(adapters) if x == a], device=device))
-                           for a in present]
+    def __init__(self, adapters: list[int], n_adapters: int, device, dtype):
+        first = adapters[0]
+        self.single = first - 1 if first and all(a == first for a in adapters) else None
+        self.onehot = torch.zeros(len(adapters), 1, n_adapters, device=device, dtype=dtype)
+        for row, a in enumerate(adapters):
+            if a:
+                self.onehot[row, 0, a - 1] = 1
+        self._masks: dict[int, Tensor] = {}
+
+    def mask(self, width: int) -> Tensor:
+        # built once per step for each bank width, shared by every layer
+        m = self._masks.get(width)
+        if m is None:
+            m = self._masks[width] = self.onehot.repeat_interleave(width, -1)
+        return m
 
 
 class Linear(nn.Linear):
