@@ -31,7 +31,7 @@ import torch
 
 from .detokenize import TextStream
 from .metrics import EngineMetrics
-from .model import LoRAGroups, Transformer, attention_mask
+from .model import LoRARows, Transformer, attention_mask
 from .prefix_cache import PrefixCache
 from .sampling import sample
 
@@ -331,10 +331,10 @@ class Engine:
                       torch.tensor([p.top_k for p in ps], device=logits.device),
                       torch.tensor([p.top_p for p in ps], device=logits.device), [s.gen for s in seqs])
 
-    def _lora(self, adapters: list[int]) -> LoRAGroups | None:
+    def _lora(self, adapters: list[int]) -> LoRARows | None:
         if not self.n_adapters or not any(adapters):
             return None
-        return LoRAGroups(adapters, self.n_adapters, self.device, self.model.output.weight.dtype)
+        return LoRARows(adapters, self.n_adapters, self.device, self.model.output.weight.dtype)
 
     # ---- per-token bookkeeping ------------------------------------------------
     def _accept(self, s: Seq, tok: int) -> None:

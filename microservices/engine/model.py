@@ -90,14 +90,14 @@ class LoRABank(nn.Module):
         self.A: Tensor | None = None
         self.B: Tensor | None = None
 
-    def apply_(self, y: Tensor, x: Tensor, lora: "LoRAGroups") -> Tensor:
+    def apply_(self, y: Tensor, x: Tensor, lora: "LoRARows") -> Tensor:
         if lora.single is not None:  # every row uses one adapter: its slice only
             a, w = lora.single, self.rank
             return y + (x @ self.A[:, a * w:(a + 1) * w]) @ self.B[a * w:(a + 1) * w]
         return y + ((x @ self.A) * lora.mask(self.rank)) @ self.B
 
 
-class LoRAGroups:
+class LoRARows:
     """Which LoRA adapter each row of a batch uses (0 = none)."""
 
     def __init__(self, adapters: list[int], n_adapters: int, device, dtype):
@@ -122,7 +122,7 @@ class Linear(nn.Linear):
         super().__init__(i, o, bias=bias)
         self.lora = LoRABank(i, o)
 
-    def forward(self, x: Tensor, lora: LoRAGroups | None = None) -> Tensor:
+    def forward(self, x: Tensor, lora: LoRARows | None = None) -> Tensor:
         y = F.linear(x, self.weight, self.bias)
         if lora is not None and self.lora.A is not None:
             y = self.lora.apply_(y, x, lora)
@@ -223,7 +223,7 @@ class Transformer(nn.Module):
             self.rope_cache = rope_table(max_seq, a.head_dim, a.rope_base).to(device)
 
     def forward(self, tokens: Tensor, slots: list[int], pos: Tensor, mask: Tensor,
-                lora: LoRAGroups | None = None, logits_at: Tensor | None = None) -> Tensor:
+                lora: LoRARows | None = None, logits_at: Tensor | None = None) -> Tensor:
         """tokens, pos [B, T]; slots: the cache slot of each row; mask
         [B, 1, T, span] bool, True where a query may attend; lora: which rows
         use which LoRA adapter, or None (base model only);
