@@ -15,9 +15,10 @@ PARAM_KEYS = {"max_tokens", "temperature", "top_k", "top_p", "n", "stop", "seed"
 
 
 class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, id: str | None = None):
+    def __init__(self, code: str, message: str, id: str | None = None, param: str | None = None):
         super().__init__(message)
         self.code, self.message, self.id = code, message, id
+        self.param = param  # the offending parameter, for APIs that name it (OpenAI's `param`)
 
     def as_message(self) -> dict:
         return {"type": "error", "id": self.id, "code": self.code, "message": self.message}
@@ -112,10 +113,10 @@ def _number(params, key, default, lo, hi, rid, integer=False, lo_open=False):
     ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
     if isinstance(v, bool) or not ok_type:
         kind = "an integer" if integer else "a number"
-        raise ProtocolError("invalid_request", f"params.{key} must be {kind}.", rid)
+        raise ProtocolError("invalid_request", f"params.{key} must be {kind}.", rid, key)
     if v != v or (v <= lo if lo_open else v < lo) or v > hi:
         left = "(" if lo_open else "["
-        raise ProtocolError("invalid_request", f"params.{key} must be in {left}{lo}, {hi}]; got {v}.", rid)
+        raise ProtocolError("invalid_request", f"params.{key} must be in {left}{lo}, {hi}]; got {v}.", rid, key)
     return v
 
 
@@ -140,7 +141,7 @@ def parse_params(params, limits: Limits, rid: str | None = None) -> dict:
         stop = [stop]
     if (not isinstance(stop, list) or len(stop) > MAX_STOP
             or not all(is_text(s) and 1 <= len(s) <= MAX_STOP_CHARS for s in stop)):
-        raise ProtocolError("invalid_request", f"params.stop must be a list of at most {MAX_STOP} strings of 1 to {MAX_STOP_CHARS} characters.", rid)
+        raise ProtocolError("invalid_request", f"params.stop must be a list of at most {MAX_STOP} strings of 1 to {MAX_STOP_CHARS} characters.", rid, "stop")
     out["stop"] = tuple(stop)
     seed = params.get("seed")
     if seed is not None:

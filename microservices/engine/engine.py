@@ -64,7 +64,6 @@ class Request:
     prompt_ids: list[int] | None = None  # pre-tokenized prompt (OpenAI token arrays, benchmarks)
     submitted: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
-    open_seqs: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
     ids: torch.Tensor | None = None  # prompt tokens after truncation
@@ -217,6 +216,8 @@ class Engine:
 
     # ---- scheduling ---------------------------------------------------------
     def _admit(self) -> None:
+        if not self.waiting:
+            return
         reserved = len(self.running) + sum(r.params.n for r in self.staged)
         while self.waiting and self.free_staging and reserved + self.waiting[0].params.n <= self.max_batch:
             req = self.waiting.popleft()
@@ -297,7 +298,6 @@ class Engine:
             seqs.append(Seq(req, i, slot, n_prompt, -1, gen, TextStream(self.tok, p.stop)))
         self._unstage(req)
         self.running.extend(seqs)
-        req.open_seqs = p.n
         tokens = self._sample(logits[None].expand(p.n, -1), seqs)
         for s, tok in zip(seqs, tokens.tolist()):
             self._accept(s, tok)

@@ -157,8 +157,7 @@ def _requests(body: dict, service: Service) -> tuple[list[dict], bool, bool]:
     try:
         p = protocol.parse_params(raw, limits)
     except protocol.ProtocolError as e:
-        param = e.message.split()[0].removeprefix("params.") if e.message.startswith("params.") else None
-        raise ApiError(400, e.message, param=param) from None
+        raise ApiError(400, e.message, param=e.param) from None
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ApiError(400, "`stream` must be a boolean.", param="stream")
