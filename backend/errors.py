@@ -8,6 +8,11 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
 
 
+class Missing(LookupError):
+    """Raised by services when a thing does not exist for this owner; every
+    API view answers it with 404 `not_found` through the handler below."""
+
+
 class ErrorOut(serializers.Serializer):
     """The body of every API error (for the OpenAPI schema)."""
 
@@ -38,7 +43,7 @@ def _first_message(detail) -> str:
 
 def api_exception_handler(exc, context):
     # DRF turns Django's own 404/403 into responses but hands us the originals.
-    if isinstance(exc, Http404):
+    if isinstance(exc, (Http404, Missing)):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

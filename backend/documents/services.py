@@ -12,11 +12,13 @@ from backend.accounts.owners import Owner
 
 from . import live
 from . import spans as span_rules
+from backend.errors import Missing
+
 from .models import Document, Visibility
 from .selectors import document_of, documents_of
 
 
-class DocumentNotFound(LookupError):
+class DocumentNotFound(Missing):
     pass
 
 

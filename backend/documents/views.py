@@ -48,8 +48,6 @@ class DocumentDetailView(WriteThrottled):
         owner = owner_for_request(request, create=False)
         try:
             document = services.autosave(owner, document_id, **data)
-        except services.DocumentNotFound:
-            raise Http404 from None
         except services.VersionConflict as e:
             raise ApiError(
                 status.HTTP_409_CONFLICT,
@@ -62,10 +60,7 @@ class DocumentDetailView(WriteThrottled):
 
     @extend_schema(responses={204: None, 404: ErrorOut})
     def delete(self, request, document_id):
-        try:
-            services.delete_document(owner_for_request(request, create=False), document_id)
-        except services.DocumentNotFound:
-            raise Http404 from None
+        services.delete_document(owner_for_request(request, create=False), document_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -82,8 +77,6 @@ class DocumentPublishView(WriteThrottled):
                 owner_for_request(request, create=False), document_id,
                 visibility=data.get("visibility"), genres=genre_by_route(),
             )
-        except services.DocumentNotFound:
-            raise Http404 from None
         except services.SignInRequired as e:
             raise ApiError(status.HTTP_403_FORBIDDEN, "sign_in_required", str(e)) from None
         return Response(
@@ -96,10 +89,7 @@ class DocumentPublishView(WriteThrottled):
 
     @extend_schema(responses={204: None, 404: ErrorOut}, summary="Unpublish: the share link stops working")
     def delete(self, request, document_id):
-        try:
-            services.unpublish(owner_for_request(request, create=False), document_id)
-        except services.DocumentNotFound:
-            raise Http404 from None
+        services.unpublish(owner_for_request(request, create=False), document_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,11 +6,13 @@ from django.utils import timezone
 
 from backend.documents.models import Document, Visibility
 
+from backend.errors import Missing
+
 from .models import Flag, Vote
 from .selectors import piece
 
 
-class PieceNotFound(LookupError):
+class PieceNotFound(Missing):
     pass
 
 

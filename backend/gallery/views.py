@@ -79,8 +79,6 @@ class PieceVoteView(WriteThrottled):
         _signed_in(request, "vote")
         try:
             document = services.vote(request.user, share_id, value)
-        except services.PieceNotFound:
-            raise Http404 from None
         except services.NotInGallery:
             raise ApiError(
                 status.HTTP_409_CONFLICT, "not_in_gallery", "Only pieces in the public gallery take votes."
@@ -111,9 +109,6 @@ class PieceFlagView(WriteThrottled):
     def post(self, request, share_id):
         _signed_in(request, "flag a piece")
         data = parse_input(FlagIn, request.data)
-        try:
-            services.flag(request.user, share_id, data["reason"])
-        except services.PieceNotFound:
-            raise Http404 from None
+        services.flag(request.user, share_id, data["reason"])
         return Response({"flagged": True})
 
