@@ -6,11 +6,13 @@ import json
 from dataclasses import dataclass
 
 from .registry import Limits
+from .sampling_params import SamplingParams
 
-MAX_MESSAGE_BYTES = 256 * 1024
+MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_ID_CHARS = 64
 MAX_STOP = 4
 MAX_STOP_CHARS = 64
+MAX_WRITER_CHARS = 128
 PARAM_KEYS = {"max_tokens", "temperature", "top_k", "top_p", "n", "stop", "seed"}
 
 
@@ -29,8 +31,20 @@ class Generate:
     id: str
     model: str
     prompt: str
-    params: dict  # validated, with defaults filled in
+    params: SamplingParams
     document: str | None = None
+    writer: str | None = None  # opaque key set by the backend: cache scope and fair-share key
+
+
+@dataclass(frozen=True)
+class Prewarm:
+    """Prefill `prompt` into the writer's cache and answer nothing but `done`
+    (finish_reason `prefilled`, or `dropped` when the model is busy)."""
+    id: str
+    model: str
+    prompt: str
+    document: str | None = None
+    writer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +94,12 @@ def request_id(msg: dict) -> str:
     return rid
 
 
-def parse(msg: dict, limits_for) -> Generate | Cancel:
+def parse(msg: dict, limits_for) -> Generate | Prewarm | Cancel:
     """Validate one decoded message. `limits_for(route)` returns the route's
     Limits or None when the route is not served here."""
     kind = msg.get("type")
-    if kind not in ("generate", "cancel"):
-        raise ProtocolError("unknown_type", f"Unknown message type {kind!r:.40}; expected 'generate' or 'cancel'.",
+    if kind not in ("generate", "prewarm", "cancel"):
+        raise ProtocolError("unknown_type", f"Unknown message type {kind!r:.40}; expected 'generate', 'prewarm' or 'cancel'.",
                             usable_id(msg.get("id")))
     rid = request_id(msg)
     if kind == "cancel":
@@ -105,7 +119,14 @@ def parse(msg: dict, limits_for) -> Generate | Cancel:
     document = msg.get("document")
     if document is not None and (not is_text(document) or len(document) > 64):
         raise ProtocolError("invalid_request", "`document` must be a document id string.", rid)
-    return Generate(rid, model, prompt, parse_params(msg.get("params"), limits, rid), document)
+    writer = msg.get("writer")
+    if writer is not None and (not is_text(writer) or not 1 <= len(writer) <= MAX_WRITER_CHARS):
+        raise ProtocolError("invalid_request", f"`writer` must be a string of 1 to {MAX_WRITER_CHARS} characters.", rid)
+    if kind == "prewarm":
+        if "params" in msg:
+            raise ProtocolError("invalid_request", "A prewarm takes no `params`: it only prefills the prompt.", rid)
+        return Prewarm(rid, model, prompt, document, writer)
+    return Generate(rid, model, prompt, parse_params(msg.get("params"), limits, rid), document, writer)
 
 
 def _number(params, key, default, lo, hi, rid, integer=False, lo_open=False):
@@ -120,7 +141,7 @@ def _number(params, key, default, lo, hi, rid, integer=False, lo_open=False):
     return v
 
 
-def parse_params(params, limits: Limits, rid: str | None = None) -> dict:
+def parse_params(params, limits: Limits, rid: str | None = None) -> SamplingParams:
     if params is None:
         params = {}
     if not isinstance(params, dict):
@@ -146,4 +167,4 @@ def parse_params(params, limits: Limits, rid: str | None = None) -> dict:
     seed = params.get("seed")
     if seed is not None:
         out["seed"] = _number(params, "seed", None, 0, 2**63 - 1, rid, True)
-    return out
+    return SamplingParams(**out)

@@ -76,8 +76,7 @@ def validate(msg: dict, registry: Registry) -> Message:
 def upstream_generate(req: Generate, upstream_id: str) -> dict:
     """The request as the microservice gets it: under the relay's own id,
     with every parameter spelled out."""
-    params = {**req.params, "stop": list(req.params["stop"])}
-    return {"type": "generate", "id": upstream_id, "model": req.model, "prompt": req.prompt, "params": params}
+    return {"type": "generate", "id": upstream_id, "model": req.model, "prompt": req.prompt, "params": req.params.to_wire()}
 
 
 def _document_id(value) -> str:

@@ -87,7 +87,7 @@ class Relay:
             socket = await self._open(key, urls)
         else:
             self._sockets[key] = self._sockets.pop(key)  # most recently used last
-        request = Request(req.id, f"u{next(self._ids)}", req.model, socket, set(range(req.params["n"])))
+        request = Request(req.id, f"u{next(self._ids)}", req.model, socket, set(range(req.params.n)))
         self._requests[req.id] = request
         self._by_upstream[request.upstream_id] = request
         socket.track(request.upstream_id)
