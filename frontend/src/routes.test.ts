@@ -25,4 +25,31 @@ describe('routes', () => {
     expect(nextPath('?next=%2F%2Fevil.example')).toBe('/')
     expect(nextPath('')).toBe('/')
   })
+
+  it('keeps a local next with its query and fragment', () => {
+    expect(nextPath('?next=%2Fs%2Fabc%3Fx%3D1%23top', 'http://localhost')).toBe('/s/abc?x=1#top')
+    expect(nextPath('?next=%2Fd%2F5f0c', 'http://localhost')).toBe('/d/5f0c')
+  })
+
+  it.each([
+    '/%09/evil.example', // a tab, which the URL parser drops: //evil.example
+    '/%0A/evil.example',
+    '/%0D/evil.example',
+    '//evil.example',
+    '%2F%2Fevil.example',
+    '/\\evil.example',
+    '/%5Cevil.example',
+    '%2F%5Cevil.example',
+    '\\/evil.example',
+    '/%09%2Fevil.example',
+    '/.//evil.example',
+    'https://evil.example/',
+    'javascript:alert(1)',
+    '%20//evil.example',
+    'evil.example',
+  ])('refuses %s', (payload) => {
+    const next = nextPath(`?next=${payload}`, 'http://localhost')
+    expect(next).toBe('/')
+  })
+})
 })

@@ -40,11 +40,24 @@ export function signInPath(kind: 'signin' | 'signup' = 'signin', next = location
     : `/${kind}`
 }
 
-/** The `next` of a sign-in page, if it is a path on this site. */
-export function nextPath(search = location.search): string {
-  const next = new URLSearchParams(search).get('next') ?? '/'
-  // Only local paths: a link must not send a fresh sign-in to another site.
-  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/'
+/** The `next` of a sign-in page, if it is a path on this site.
+ *
+ * Checked by parsing, not by prefix: the URL parser drops tabs and newlines
+ * and reads a backslash as a slash, so `/<tab>/evil.example` or `/<backslash>evil.example`
+ * look local to a prefix test but lead to another host once followed. */
+export function nextPath(search = location.search, origin = location.origin): string {
+  const next = new URLSearchParams(search).get('next')
+  if (!next || !next.startsWith('/')) return '/'
+  let url: URL
+  try {
+    url = new URL(next, origin)
+  } catch {
+    return '/'
+  }
+  if (url.origin !== origin) return '/'
+  const path = url.pathname + url.search + url.hash
+  // `/.//evil.example` parses as a local path that itself reads as a host.
+  return path.startsWith('//') || path.startsWith('/\\') ? '/' : path
 }
 
 const CHANGE = 'writeup:navigate'

@@ -9,7 +9,7 @@ import { nextPath } from '../routes'
 import { startOver } from '../session/useSession'
 
 /** Refusals that belong next to one field. */
-const TAKEN: Record<string, string> = { username_taken: 'username', email_taken: 'email' }
+const TAKEN: Record<string, string> = { username_taken: 'username' }
 
 /** Create an account; what this browser wrote so far comes along. */
 export function SignUpPage() {
