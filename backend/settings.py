@@ -246,6 +246,9 @@ if not Path(WRITEUP_REGISTRY).is_absolute():
     WRITEUP_REGISTRY = BASE_DIR / WRITEUP_REGISTRY
 # Base URL of the load balancer; empty = connect straight to the registry's instances.
 WRITEUP_UPSTREAM = env.str("WRITEUP_UPSTREAM", default="").rstrip("/")
+# HAProxy's stats page (e.g. http://127.0.0.1:8404/stats): when set, the models
+# list reads each route's state from the load balancer's own health checks.
+WRITEUP_LB_STATS_URL = env.str("WRITEUP_LB_STATS_URL", default="")
 # How long /api/models/ trusts a health check.
 WRITEUP_MODELS_CACHE_SECONDS = env.float("WRITEUP_MODELS_CACHE_SECONDS", default=5.0)
 WRITEUP_HEALTH_TIMEOUT = env.float("WRITEUP_HEALTH_TIMEOUT", default=1.0)

@@ -1,5 +1,5 @@
 """What the one-machine stack runs: which model instances (cloned or skipped),
-on which ports, and the files honcho and the services read (all under var/).
+on which ports, and the files supervisord and the services read (all under var/).
 
 Pure planning, no processes: `stack.run` turns a plan into running services.
 """
@@ -19,7 +19,7 @@ import yaml
 from microservices.registry import REPO_ROOT, Registry, load, parse
 from microservices.weights import availability
 
-from . import haproxy_config
+from . import haproxy_config, supervision
 
 HOST = "127.0.0.1"
 
@@ -163,11 +163,14 @@ def ports(plan: Plan) -> list[int]:
 
 
 def env(plan: Plan) -> dict[str, str]:
-    """Environment every process gets (honcho's env file)."""
+    """Environment every process gets (also written to var/.env for running
+    manage.py by hand; the secret key is not in it, see stack.secret)."""
     s = plan.settings
     out = {
         "WRITEUP_REGISTRY": str(s.var_dir / "registry.yaml"),
         "WRITEUP_UPSTREAM": f"http://{HOST}:{s.lb_port}",
+        # The models list reads each route's state from HAProxy's own checks.
+        "WRITEUP_LB_STATS_URL": f"http://{HOST}:{s.stats_port}/stats",
         "REDIS_URL": f"redis://{HOST}:{s.redis_port}/0",
         "PYTHONUNBUFFERED": "1",
     }
@@ -177,28 +180,31 @@ def env(plan: Plan) -> dict[str, str]:
     return out
 
 
-def procfile(plan: Plan) -> str:
+def programs(plan: Plan) -> list[supervision.Program]:
+    """Every process of the stack, in start order, for supervisord."""
     s, q = plan.settings, shlex.quote
     py, var = q(s.python), s.var_dir
-    lines = [
+    progs = [
         # --save '' and no AOF: the channel layer and cache need no persistence.
-        f"redis: exec redis-server --bind {HOST} --port {s.redis_port} --save '' --appendonly no "
-        f"--pidfile {q(str(var / 'redis.pid'))} --dir {q(str(var))} --logfile ''",
-        f"haproxy: exec haproxy -db -f {q(str(var / 'haproxy.cfg'))}",
+        supervision.Program("redis", f"redis-server --bind {HOST} --port {s.redis_port} --save '' --appendonly no "
+                            f"--pidfile {q(str(var / 'redis.pid'))} --dir {q(str(var))} --logfile ''", 10),
     ]
     # Instances share this machine's cores instead of each taking all of them
     # (oversubscribed torch threads slow every instance down); WRITEUP_THREADS wins.
     threads = "" if os.environ.get("WRITEUP_THREADS") else \
         f" --threads {max(1, (os.cpu_count() or 1) // max(1, len(plan.instances)))}"
     for inst in plan.instances:
-        lines.append(
-            f"{inst.id}: exec {py} -m microservices.server --instance {q(inst.id)} "
-            f"--registry {q(str(var / 'registry.yaml'))} --host {HOST} --port {inst.port}{threads}"
-        )
+        progs.append(supervision.Program(
+            inst.id, f"{py} -m microservices.server --instance {q(inst.id)} "
+            f"--registry {q(str(var / 'registry.yaml'))} --host {HOST} --port {inst.port}{threads}", 20))
+    progs.append(supervision.Program("haproxy", f"haproxy -db -f {q(str(var / 'haproxy.cfg'))}", 30))
     if not plan.web_reason:
-        lines.append(f"web: exec {py} -m daphne -b {HOST} -p {s.web_port} backend.asgi:application")
-    lines.append(f"status: exec {py} -m stack.status --timeout {s.health_timeout:g} {q(str(var / 'stack.json'))}")
-    return "\n".join(lines) + "\n"
+        progs.append(supervision.Program("web", f"{py} -m daphne -b {HOST} -p {s.web_port} backend.asgi:application", 40))
+    # The watcher is not restarted: when the stack never gets healthy it stops supervisord itself.
+    progs.append(supervision.Program(
+        "status", f"{py} -m stack.status --timeout {s.health_timeout:g} "
+        f"--stop-stack {q(str(var / 'supervisord.pid'))} {q(str(var / 'stack.json'))}", 50, autorestart=False))
+    return progs
 
 
 def status_spec(plan: Plan) -> dict:
@@ -220,7 +226,7 @@ def status_spec(plan: Plan) -> dict:
 
 
 def write(plan: Plan) -> dict[str, Path]:
-    """Write var/registry.yaml, haproxy.cfg, Procfile, .env and stack.json."""
+    """Write var/registry.yaml, haproxy.cfg, supervisord.conf, .env and stack.json."""
     s = plan.settings
     s.var_dir.mkdir(parents=True, exist_ok=True)
     reg = plan.registry
@@ -229,7 +235,7 @@ def write(plan: Plan) -> dict[str, Path]:
     files = {
         "registry": s.var_dir / "registry.yaml",
         "haproxy": s.var_dir / "haproxy.cfg",
-        "procfile": s.var_dir / "Procfile",
+        "supervisord": s.var_dir / "supervisord.conf",
         "env": s.var_dir / ".env",
         "status": s.var_dir / "stack.json",
     }
@@ -241,7 +247,8 @@ def write(plan: Plan) -> dict[str, Path]:
         reg, port=s.lb_port, stats_port=s.stats_port, stats_socket=str(s.var_dir / "haproxy.sock"),
         pidfile=str(s.var_dir / "haproxy.pid"), log_target="stdout format raw local0",
     ))
-    files["procfile"].write_text(procfile(plan))
+    (s.var_dir / "log").mkdir(exist_ok=True)
+    files["supervisord"].write_text(supervision.render(programs(plan), s.var_dir, REPO_ROOT))
     files["env"].write_text("".join(f"{k}={v}\n" for k, v in env(plan).items()))
     files["status"].write_text(json.dumps(status_spec(plan), indent=2))
     return files

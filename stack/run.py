@@ -1,5 +1,6 @@
 """Start writeup on one machine: Redis, the model instances, HAProxy and the
-backend, all on 127.0.0.1 under honcho. Ctrl-C stops everything.
+backend, all on 127.0.0.1 under supervisord, which restarts any of them that
+dies while the rest keep running. Ctrl-C stops everything.
 
     python -m stack.run [--port 8000] [--lb-port 8080] [--instances smollm2=2] ...
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from microservices.registry import REPO_ROOT, RegistryError, registry_path
 
-from . import haproxy_config, plan as planning
+from . import haproxy_config, plan as planning, secret
 
 
 def _env_int(name: str, default: int | None) -> int | None:
@@ -66,9 +67,16 @@ def _fail(msg: str) -> int:
     return 2
 
 
-def migrate(plan: planning.Plan) -> None:
-    """The backend's database schema, before daphne starts serving."""
+def process_env(plan: planning.Plan) -> dict[str, str]:
+    """What every process of the stack (and migrate) runs with."""
     env = {**os.environ, **planning.env(plan)}
+    # An operator's own key (DJANGO_SECRET_KEY) wins; otherwise this install's.
+    env.setdefault("DJANGO_SECRET_KEY", secret.secret_key(plan.settings.var_dir))
+    return env
+
+
+def migrate(plan: planning.Plan, env: dict[str, str]) -> None:
+    """The backend's database schema, before daphne starts serving."""
     subprocess.run([plan.settings.python, "manage.py", "migrate", "--noinput"], cwd=REPO_ROOT, env=env, check=True)
 
 
@@ -97,19 +105,25 @@ def main(argv=None) -> int:
     except RuntimeError as err:
         return _fail(str(err))
     if dry_run:
-        print(files["procfile"].read_text(), end="")
+        print(files["supervisord"].read_text(), end="")
         return 0
+    env = process_env(plan)
     if not plan.web_reason:
         try:
-            migrate(plan)
+            migrate(plan, env)
         except subprocess.CalledProcessError:
             return _fail("manage.py migrate failed (its output is above)")
 
-    # honcho supervises from here: it starts every Procfile line, prefixes their
-    # output, and on Ctrl-C (or when any process exits) stops them all.
-    honcho = shutil.which("honcho", path=str(Path(settings.python).parent)) or shutil.which("honcho")
+    # supervisord takes over this process: it starts every program, restarts any
+    # that dies (with backoff when one keeps dying), and on Ctrl-C or SIGTERM
+    # stops them all. Children's output goes to var/log/<name>.log.
+    supervisord = shutil.which("supervisord", path=str(Path(settings.python).parent)) or shutil.which("supervisord")
+    if not supervisord:
+        return _fail("supervisord is not installed; run scripts/setup")
+    print(f"writeup: logs in {settings.var_dir / 'log'}; "
+          f"supervisorctl -c {files['supervisord']} status shows each process", flush=True)
     os.chdir(REPO_ROOT)
-    os.execv(honcho, [honcho, "start", "-f", str(files["procfile"]), "-e", str(files["env"]), "-d", str(REPO_ROOT)])
+    os.execve(supervisord, [supervisord, "-n", "-c", str(files["supervisord"])], env)
 
 
 if __name__ == "__main__":

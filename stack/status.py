@@ -1,10 +1,11 @@
 """Health of the one-machine stack: waits until every service answers, prints
 the URL and a status table, then keeps watching and reports changes.
 
-It runs as the `status` process of the stack's Procfile, so honcho stops the
-whole stack when it gives up (exit 1 after --timeout seconds without health).
+It runs as the `status` program under the stack's supervisord; when it gives
+up (after --timeout seconds without health) it stops the whole stack by
+signalling the supervisord named by --stop-stack, then exits 1.
 
-    python -m stack.status var/stack.json [--timeout 300] [--once]
+    python -m stack.status var/stack.json [--timeout 300] [--once] [--stop-stack var/supervisord.pid]
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import argparse
 import csv
 import io
 import json
+import os
+import signal
 import socket
 import sys
 import time
@@ -95,12 +98,22 @@ def table(spec: dict, results: dict[str, tuple[bool, str]]) -> str:
     )
 
 
+def _stop_stack(pidfile: str) -> None:
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read().strip()), signal.SIGTERM)
+    except (OSError, ValueError) as e:
+        print(f"could not stop the stack through {pidfile}: {e}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("spec", help="the stack.json that stack.plan wrote")
     ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for every service (default 300)")
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between checks while watching")
     ap.add_argument("--once", action="store_true", help="check once, print the table, exit 0 if all up")
+    ap.add_argument("--stop-stack", metavar="PIDFILE",
+                    help="supervisord's pidfile: SIGTERM it (stopping the stack) when giving up")
     args = ap.parse_args(argv)
     with open(args.spec) as f:
         spec = json.load(f)
@@ -117,7 +130,10 @@ def main(argv=None) -> int:
     results = check_all()
     while not all(ok for ok, _ in results.values()):
         if time.monotonic() > deadline:
-            print(f"gave up after {args.timeout:.0f} s; still down:\n" + table(spec, results), flush=True)
+            print(f"gave up after {args.timeout:.0f} s; still down (their logs are in var/log/):\n"
+                  + table(spec, results), flush=True)
+            if args.stop_stack:
+                _stop_stack(args.stop_stack)
             return 1
         time.sleep(0.5)
         results = check_all()

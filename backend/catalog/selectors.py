@@ -1,8 +1,19 @@
-"""The models writers can pick, read from the one registry, with live availability."""
+"""The models writers can pick, read from the one registry, with availability
+as the model tier itself sees it.
+
+Where the load balancer's stats page is configured (WRITEUP_LB_STATS_URL),
+one request to it tells which servers HAProxy's own health checks hold UP in
+each route's pool, and why the others are down; this costs the instances
+nothing. Otherwise each route's `/health` is asked through WRITEUP_UPSTREAM
+(or straight at the registry's instances when there is no load balancer).
+Nothing here looks at model files: the weights live on the model hosts.
+"""
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 import logging
 
 import httpx
@@ -10,7 +21,6 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import cache
 
-from microservices import weights
 from microservices.registry import Model, Registry, load_cached
 
 log = logging.getLogger(__name__)
@@ -41,7 +51,50 @@ async def _probe(client: httpx.AsyncClient, urls: list[str]) -> tuple[bool, str]
     return False, "The model's server is not running or not reachable."
 
 
+def _server_down_reason(row: dict) -> str:
+    """HAProxy's last check of one server, as a sentence."""
+    if row["status"] == "MAINT" or row["status"].startswith("MAINT"):
+        return "in maintenance (drained by an operator)"
+    desc, code, info = row.get("check_desc", ""), row.get("check_code", ""), row.get("last_chk", "")
+    if code:
+        return f"health check answered {code}" + (f" ({info})" if info else "")
+    return ": ".join(filter(None, [desc, info])) or row["status"]
+
+
+def _route_state(rows: list[dict]) -> tuple[bool, str]:
+    if not rows:
+        return False, "No instance serves this model."
+    # "UP 1/2" is an UP server whose checks just started failing; "no check" is UP by fiat.
+    up = [r for r in rows if r["status"].startswith("UP") or r["status"] == "no check"]
+    if up:
+        return True, "ready"
+    reasons = sorted({_server_down_reason(r) for r in rows})
+    return False, (f"No instance of this model is up ({len(rows)} down: {'; '.join(reasons)}). "
+                   "It is starting or restarting; suggestions resume by themselves.")
+
+
+async def _from_lb_stats(routes: list[str]) -> dict[str, tuple[bool, str]]:
+    """Every route's state from one read of HAProxy's stats CSV."""
+    timeout = httpx.Timeout(settings.WRITEUP_HEALTH_TIMEOUT)
+    url = settings.WRITEUP_LB_STATS_URL.rstrip("/") + ";csv"
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            r = await client.get(url)
+            r.raise_for_status()
+    except httpx.HTTPError as e:
+        log.warning("load balancer stats unreadable at %s: %r", url, e)
+        reason = "The load balancer's status page is not answering, so this model's state is unknown."
+        return {route: (False, reason) for route in routes}
+    servers: dict[str, list[dict]] = {}
+    for row in csv.DictReader(io.StringIO(r.text.lstrip("# "))):
+        if row["pxname"].startswith("route_") and row["svname"] not in ("FRONTEND", "BACKEND"):
+            servers.setdefault(row["pxname"][len("route_"):], []).append(row)
+    return {route: _route_state(servers.get(route, [])) for route in routes}
+
+
 async def _probe_all(reg: Registry) -> dict[str, tuple[bool, str]]:
+    if settings.WRITEUP_LB_STATS_URL:
+        return await _from_lb_stats(list(reg.models))
     timeout = httpx.Timeout(settings.WRITEUP_HEALTH_TIMEOUT)
     async with httpx.AsyncClient(timeout=timeout) as client:
         routes = list(reg.models)
@@ -68,13 +121,13 @@ def _entry(model: Model, available: bool, reason: str) -> dict:
 
 
 def _cache_key(reg: Registry) -> str:
-    where = f"{reg.path}|{settings.WRITEUP_UPSTREAM}"
+    where = f"{reg.path}|{settings.WRITEUP_UPSTREAM}|{settings.WRITEUP_LB_STATS_URL}"
     return "catalog:models:" + hashlib.sha1(where.encode()).hexdigest()[:16]
 
 
 def list_models() -> list[dict]:
-    """Every registry route with `available` and a human `reason`; health
-    answers are cached for WRITEUP_MODELS_CACHE_SECONDS."""
+    """Every registry route with `available` and a human `reason`; the model
+    tier's answer is cached for WRITEUP_MODELS_CACHE_SECONDS."""
     reg = registry()
     key = _cache_key(reg)
     try:
@@ -85,14 +138,7 @@ def list_models() -> list[dict]:
     if cached is not None:
         return cached
     health = async_to_sync(_probe_all)(reg)
-    entries = []
-    for route, (available, reason) in health.items():
-        if not available:
-            # A missing checkpoint explains a dead route better than "not reachable".
-            has_weights, why = weights.availability(reg.base_of(route))
-            if not has_weights:
-                reason = why
-        entries.append(_entry(reg.model(route), available, reason))
+    entries = [_entry(reg.model(route), available, reason) for route, (available, reason) in health.items()]
     try:
         cache.set(key, entries, settings.WRITEUP_MODELS_CACHE_SECONDS)
     except Exception:  # noqa: BLE001

@@ -1,4 +1,5 @@
 """What the one-machine stack decides to run, before anything starts."""
+import configparser
 import socket
 
 import pytest
@@ -47,10 +48,14 @@ def test_written_files_agree(tmp_path, tiny_registry):
     reg = load(files["registry"])
     assert [(i.id, i.port) for i in reg.instances] == [("tiny-gpt2-1", 20000), ("tiny-gpt2-2", 20001),
                                                         ("tiny-llama-1", 20002)]
-    procfile = files["procfile"].read_text()
-    names = [line.split(":", 1)[0] for line in procfile.splitlines()]
-    assert names == ["redis", "haproxy", "tiny-gpt2-1", "tiny-gpt2-2", "tiny-llama-1", "web", "status"]
-    assert "--port 20001" in procfile and f"--registry {files['registry']}" in procfile
+    conf = configparser.RawConfigParser()
+    conf.read(files["supervisord"])
+    names = [s.split(":", 1)[1] for s in conf.sections() if s.startswith("program:")]
+    assert names == ["redis", "tiny-gpt2-1", "tiny-gpt2-2", "tiny-llama-1", "haproxy", "web", "status"]
+    gpt2 = conf["program:tiny-gpt2-2"]
+    assert "--port 20001" in gpt2["command"] and f"--registry {files['registry']}" in gpt2["command"]
+    assert gpt2["autorestart"] == "true" and conf["program:status"]["autorestart"] == "false"
+    assert gpt2["stdout_logfile"] == str(tmp_path / "var" / "log" / "tiny-gpt2-2.log")
     assert "server tiny-gpt2-2 127.0.0.1:20001 check" in files["haproxy"].read_text()
     env = dict(line.split("=", 1) for line in files["env"].read_text().splitlines())
     assert env["WRITEUP_UPSTREAM"] == "http://127.0.0.1:20101"
