@@ -19,6 +19,7 @@ from django.http import Http404, HttpResponse
 
 from backend.documents.models import Visibility
 from backend.documents.selectors import shared_document
+from backend.site_url import absolute_url
 
 SITE = "writeup"
 TAGLINE = "Write with a language model that suggests as you type."
@@ -101,14 +102,14 @@ def page_meta(request, path: str) -> PageMeta:
             f"{title} · {SITE}",
             _excerpt(piece.published_body) or f"A piece{by} written with {SITE}.",
             kind="article",
-            url=request.build_absolute_uri(f"/s/{piece.share_id}"),
+            url=absolute_url(f"/s/{piece.share_id}"),
             # Link-only pieces stay out of search engines.
             indexable=piece.visibility == Visibility.PUBLIC,
         )
     first = path.strip("/").split("/", 1)[0]
     if first in _TITLES:
         title, description = _TITLES[first]
-        return PageMeta(f"{title} · {SITE}", description, url=request.build_absolute_uri(f"/{first}"),
+        return PageMeta(f"{title} · {SITE}", description, url=absolute_url(f"/{first}"),
                         indexable=first == "gallery")
     # Drafts are private; the editor's home is the site itself.
     return PageMeta(SITE, TAGLINE, indexable=path.strip("/") == "")

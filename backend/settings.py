@@ -4,7 +4,9 @@ This is the only module of the backend that reads the environment. Defaults
 work on a laptop (SQLite in var/, Redis on localhost, DEBUG on); production
 sets DJANGO_DEBUG=0 and DJANGO_SECRET_KEY and passes `manage.py check --deploy`.
 """
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -16,10 +18,25 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
+# This key is public (it is in the repository): anything signed with it
+# (sessions, reset links) can be forged, so production refuses it.
 _DEV_SECRET = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdefghij"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
+if not DEBUG and (SECRET_KEY == _DEV_SECRET or SECRET_KEY.startswith("dev-only") or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is the public development key (or shorter than 32 characters); with DJANGO_DEBUG=0 "
+        "set a long random key of this install's own, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
+# Passwords that ship in examples and tutorials; production must not run on them.
+_DEFAULT_PASSWORDS = {"password", "postgres", "writeup", "changeme", "secret", "admin", "redis", "root", "example"}
+
+
+def _refuse_default_password(name: str, password: str | None) -> None:
+    if not DEBUG and password and password.lower() in _DEFAULT_PASSWORDS:
+        raise ImproperlyConfigured(f"{name} uses the default password {password!r}; with DJANGO_DEBUG=0 set a real one.")
+
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 # The Vite dev server (port 5173) proxies /api and /ws here during frontend work.
@@ -27,9 +44,40 @@ CSRF_TRUSTED_ORIGINS = env.list(
     "DJANGO_CSRF_TRUSTED_ORIGINS",
     default=["http://localhost:5173", "http://127.0.0.1:5173"] if DEBUG else [],
 )
-# Origins a compose socket may come from: the app's own hosts plus the trusted
-# origins above. Anything else is refused at the handshake.
-WS_ALLOWED_ORIGINS = env.list("DJANGO_WS_ALLOWED_ORIGINS", default=ALLOWED_HOSTS + CSRF_TRUSTED_ORIGINS)
+
+
+def _origin(url: str, setting: str) -> str:
+    """scheme://host[:port] of a URL, refused if it is anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username or parts.password:
+        raise ImproperlyConfigured(f"{setting} must be an origin like https://writeup.example, not {url!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+# The one address of this site: every absolute URL the app writes (og:url,
+# canonical links, share_url, the password reset link) starts with it, never
+# with the request's Host or X-Forwarded-Proto, which a client chooses.
+SITE_URL = _origin(
+    env.str("WRITEUP_SITE_URL", default="http://127.0.0.1:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0]}"),
+    "WRITEUP_SITE_URL",
+)
+# Origins a compose socket may come from, compared as scheme + host + port:
+# the site itself, the trusted origins above, and the page's own origin
+# (same scheme, host and port as the socket, for a host in ALLOWED_HOSTS).
+WS_ALLOWED_ORIGINS = [
+    _origin(o, "DJANGO_WS_ALLOWED_ORIGINS")
+    for o in env.list("DJANGO_WS_ALLOWED_ORIGINS", default=[SITE_URL, *CSRF_TRUSTED_ORIGINS])
+]
+
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks,
+# comma-separated; the one-machine stack names its HAProxy). Default none:
+# then the TCP peer is the client and X-Forwarded-For is ignored, so a client
+# cannot choose the address its throttles and lockouts are counted against.
+try:
+    TRUSTED_PROXIES = [ipaddress.ip_network(p, strict=False) for p in env.list("WRITEUP_TRUSTED_PROXIES", default=[])]
+except ValueError as e:
+    raise ImproperlyConfigured(f"WRITEUP_TRUSTED_PROXIES: {e}") from None
 
 INSTALLED_APPS = [
     # daphne first: its runserver replaces Django's, so `manage.py runserver` speaks ASGI.
@@ -43,7 +91,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "backend.accounts",
     "backend.catalog",
     "backend.documents",
@@ -52,7 +102,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (throttles, lockouts, logs) sees the real client address.
+    "backend.client_address.RealClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "backend.content_security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,6 +113,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.throttling.AdminLoginThrottleMiddleware",
+    # Last: turns a lockout found during authenticate() into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -85,6 +141,7 @@ TEMPLATES = [
 
 DATABASE_URL = env.str("DATABASE_URL", default="sqlite:///var/db.sqlite3")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+_refuse_default_password("DATABASE_URL", DATABASES["default"].get("PASSWORD"))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3") and DATABASES["default"]["NAME"] != ":memory:":
     # Relative SQLite paths are relative to the repository, not to the cwd.
     _sqlite = Path(DATABASES["default"]["NAME"])
@@ -101,6 +158,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3") and DATABASES["default"]["
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+_refuse_default_password("REDIS_URL", urlsplit(REDIS_URL).password)
 
 # Pub/sub layer: document-sync notices are ephemeral, and redis-py re-subscribes
 # by itself after a Redis restart, so open sockets recover without a reconnect.
@@ -127,7 +185,8 @@ else:
 
 # Sessions live in the database: an anonymous writer's drafts hang off the session key.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=365 * 24 * 3600)
+# Two weeks: a stolen cookie stops working, a writer who comes back weekly stays signed in.
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=14 * 24 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
@@ -158,6 +217,7 @@ EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=587)
 EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+_refuse_default_password("DJANGO_EMAIL_HOST_PASSWORD", EMAIL_HOST_PASSWORD)
 EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=EMAIL_PORT == 587)
 EMAIL_USE_SSL = env.bool("DJANGO_EMAIL_USE_SSL", default=EMAIL_PORT == 465)
 EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
@@ -205,6 +265,46 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Scripts, styles, fonts, sockets and API calls only from this origin; no
+# inline script, no plugins, no framing. Inline style *attributes* stay
+# allowed: the editor (Slate) positions its ghost text and placeholder with
+# them, and a style cannot run code. See SECURITY.md.
+CONTENT_SECURITY_POLICY = env.str(
+    "WRITEUP_CSP",
+    default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
+# --- sign-in lockout (django-axes) -------------------------------------------
+
+# Failed sign-ins are counted per account (the username, whatever address
+# they come from). From the AXES_FAILURE_LIMIT-th failure on, the account is
+# locked for LOCKOUT_BASE_SECONDS, doubling with every further failure up to
+# LOCKOUT_MAX_SECONDS; a successful sign-in resets the count, and failures
+# are forgotten after a day without one. Admin sign-ins count the same way.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("WRITEUP_SIGNIN_FAILURES", default=5)
+LOCKOUT_BASE_SECONDS = env.int("WRITEUP_LOCKOUT_SECONDS", default=60)
+LOCKOUT_MAX_SECONDS = env.int("WRITEUP_LOCKOUT_MAX_SECONDS", default=24 * 3600)
+AXES_COOLOFF_TIME = LOCKOUT_MAX_SECONDS / 3600  # hours: how long failures are remembered
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout neither count nor extend it (see lockout.py).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "backend.accounts.lockout.BackoffHandler"
+AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.locked_out_response"
+AXES_CLIENT_IP_CALLABLE = "backend.client_address.axes_client_address"
+AXES_VERBOSE = False
+# axes warns that locking by username alone lets a guesser rotate cookies;
+# here each address is throttled besides (AUTH_THROTTLE_RATE), and locking
+# whole addresses would lock out everyone behind one NAT.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Never record what was typed into a failed sign-in form.
+AXES_SENSITIVE_PARAMETERS = ["password", "login", "username"]
 
 # --- REST API ---------------------------------------------------------------
 
@@ -212,6 +312,8 @@ WRITE_THROTTLE_RATE = env.str("WRITEUP_WRITE_THROTTLE", default="240/min")
 # Sign-in, sign-up, password reset and account deletion, per client address:
 # enough for a person who mistypes, far too few for guessing passwords.
 AUTH_THROTTLE_RATE = env.str("WRITEUP_AUTH_THROTTLE", default="20/min")
+# New accounts per client address: a person needs one, a vote ring needs many.
+SIGNUP_THROTTLE_RATE = env.str("WRITEUP_SIGNUP_THROTTLE", default="5/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["backend.accounts.authentication.CsrfSessionAuthentication"],
@@ -221,7 +323,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"writes": WRITE_THROTTLE_RATE, "auth": AUTH_THROTTLE_RATE},
+    "DEFAULT_THROTTLE_RATES": {"writes": WRITE_THROTTLE_RATE, "auth": AUTH_THROTTLE_RATE, "signup": SIGNUP_THROTTLE_RATE},
+    # RealClientAddressMiddleware has already put the real address in
+    # REMOTE_ADDR; 0 makes DRF use it and never read X-Forwarded-For itself.
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -231,6 +336,10 @@ SPECTACULAR_SETTINGS = {
     "The compose WebSocket (/ws/compose/) is described in docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # A draft's visibility has three values, a published piece's two: name both.
     "ENUM_NAME_OVERRIDES": {
@@ -258,13 +367,36 @@ WRITEUP_HEALTH_TIMEOUT = env.float("WRITEUP_HEALTH_TIMEOUT", default=1.0)
 COMPOSE_MESSAGES_PER_SECOND = env.float("WRITEUP_WS_MESSAGES_PER_SECOND", default=20.0)
 COMPOSE_BURST = env.int("WRITEUP_WS_BURST", default=40)
 COMPOSE_MAX_CONCURRENT = env.int("WRITEUP_WS_MAX_CONCURRENT", default=8)
-# A full-length prompt (40,000 characters, up to 4 bytes each) must fit.
-COMPOSE_MAX_MESSAGE_BYTES = env.int("WRITEUP_WS_MAX_MESSAGE_BYTES", default=256 * 1024)
+# As the microservice's own limit (protocol.MAX_MESSAGE_BYTES): a full-length
+# prompt (200,000 characters) fits unless it is mostly multi-byte characters.
+COMPOSE_MAX_MESSAGE_BYTES = env.int("WRITEUP_WS_MAX_MESSAGE_BYTES", default=1024 * 1024)
 COMPOSE_MAX_WATCHED = env.int("WRITEUP_WS_MAX_WATCHED", default=16)
 COMPOSE_UPSTREAM_CONNECT_TIMEOUT = env.float("WRITEUP_UPSTREAM_CONNECT_TIMEOUT", default=3.0)
 # Silence from upstream on a request for this long ends it with `timeout`;
 # a cold prefill of a long draft on CPU takes several seconds, so be generous.
 COMPOSE_UPSTREAM_IDLE_TIMEOUT = env.float("WRITEUP_UPSTREAM_IDLE_TIMEOUT", default=30.0)
+
+# Fair share of the model tier, per writer (a user, or an anonymous session)
+# across all their sockets and backend processes, kept in Redis: alternatives
+# in flight (each `generate` counts `n`) and tokens reserved (n * max_tokens
+# until the request ends). Past either: `over_quota`. Anonymous writers get
+# less: a new session costs nothing. Sized so one writer holds at most a
+# quarter of a default 32-sequence batch.
+COMPOSE_BUDGET_USER_SEQUENCES = env.int("WRITEUP_BUDGET_USER_SEQUENCES", default=8)
+COMPOSE_BUDGET_USER_TOKENS = env.int("WRITEUP_BUDGET_USER_TOKENS", default=1600)
+COMPOSE_BUDGET_ANON_SEQUENCES = env.int("WRITEUP_BUDGET_ANON_SEQUENCES", default=4)
+COMPOSE_BUDGET_ANON_TOKENS = env.int("WRITEUP_BUDGET_ANON_TOKENS", default=800)
+# A lease a crashed backend never released expires after this long; live ones
+# are renewed while their stream runs. Keep it above the upstream idle timeout.
+COMPOSE_BUDGET_LEASE_SECONDS = env.float("WRITEUP_BUDGET_LEASE_SECONDS", default=120.0)
+# Where the budgets live; without Redis, budgets are not enforced (logged).
+COMPOSE_BUDGET_REDIS_URL = env.str("WRITEUP_BUDGET_REDIS_URL", default=REDIS_URL)
+
+# Gallery votes that are stored but do not count toward a piece's score:
+# from accounts younger than this (hours), or past this many counted votes
+# on one piece from one client address. Slows down sock-puppet voting.
+VOTE_MIN_ACCOUNT_AGE_HOURS = env.float("WRITEUP_VOTE_MIN_ACCOUNT_AGE_HOURS", default=24.0)
+VOTE_MAX_PER_ADDRESS = env.int("WRITEUP_VOTE_MAX_PER_ADDRESS", default=2)
 
 DOCUMENT_MAX_BODY_CHARS = env.int("WRITEUP_DOCUMENT_MAX_CHARS", default=1_000_000)
 # Browsers POST the whole draft on autosave; leave room for it in JSON.
@@ -276,4 +408,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # axes logs every sign-in at INFO; failures and lockouts are WARNINGs.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from . import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from .live import connect_receivers
+
+        connect_receivers()

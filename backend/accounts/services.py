@@ -21,6 +21,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from backend.documents.services import move_writer_drafts
 
 from . import selectors
+from .live import sessions_changed
 from .owners import WRITER_SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,6 @@ class AccountError(Exception):
 
 class UsernameTaken(AccountError):
     code = "username_taken"
-
-
-class EmailTaken(AccountError):
-    code = "email_taken"
 
 
 class WeakPassword(AccountError):
@@ -81,11 +78,16 @@ def _sign_in(request, user) -> int:
 
 
 def sign_up(request, *, username: str, email: str, password: str):
-    """Create an account and sign in; returns (user, drafts moved)."""
+    """Create an account and sign in; returns (user, drafts moved).
+
+    An e-mail address that already has an account is not refused: the
+    answer would tell anyone which addresses have accounts (the reset form
+    hides that too). The new account is made all the same, and the existing
+    account's owner gets an e-mail saying so. Sign-in by e-mail keeps
+    finding the oldest account with the address."""
     if selectors.username_taken(username):
         raise UsernameTaken(f"The username {username!r} is taken; choose another.")
-    if selectors.email_taken(email):
-        raise EmailTaken("An account with this e-mail exists already; sign in, or reset its password.")
+    existing = list(User.objects.filter(email__iexact=email, is_active=True))
     user = User(username=username, email=email)
     _check_password_strength(password, user)
     user.set_password(password)
@@ -95,7 +97,20 @@ def sign_up(request, *, username: str, email: str, password: str):
     except IntegrityError:
         # Someone took the name between the check and the insert.
         raise UsernameTaken(f"The username {username!r} is taken; choose another.") from None
+    for owner in existing:
+        _tell_existing_owner(owner)
     return user, _sign_in(request, user)
+
+
+def _tell_existing_owner(owner) -> None:
+    body = render_to_string(
+        "accounts/account_exists_email.txt",
+        {"username": owner.get_username(), "site": settings.SITE_URL},
+    )
+    try:
+        send_mail("Someone signed up to writeup with your e-mail address", body, None, [owner.email])
+    except Exception:  # noqa: BLE001 - SMTP trouble is logged, never shown to the requester
+        log.exception("account-exists e-mail to user %s failed", owner.pk)
 
 
 def sign_in(request, *, login_name: str, password: str):
@@ -104,20 +119,27 @@ def sign_in(request, *, login_name: str, password: str):
     # authenticate() hashes the password even for an unknown name, so the
     # answer takes as long either way and does not tell which names exist.
     username = user.get_username() if user else login_name
-    authenticated = authenticate(request, username=username, password=password)
+    # The plain HttpRequest: axes (failures per account, lockouts) marks it,
+    # and its middleware answers 429 for a locked account.
+    authenticated = authenticate(getattr(request, "_request", request), username=username, password=password)
     if authenticated is None:
         raise InvalidCredentials("That username or e-mail and password do not match an account.")
     return authenticated, _sign_in(request, authenticated)
 
 
 def sign_out(request) -> None:
+    user_id = request.user.pk if request.user.is_authenticated else None
     # logout() flushes the session: the next anonymous drafts start afresh.
     logout(request)
+    if user_id is not None:
+        # This session's sockets find it gone and close; other devices' stay.
+        sessions_changed(user_id)
 
 
-def send_password_reset(email: str, *, site: str) -> int:
+def send_password_reset(email: str, *, site: str | None = None) -> int:
     """E-mail a one-time reset link to each active account with this address.
     Returns how many were sent; callers must not tell the requester."""
+    site = site or settings.SITE_URL
     sent = 0
     users = User.objects.filter(email__iexact=email, is_active=True)
     hours = settings.PASSWORD_RESET_TIMEOUT // 3600

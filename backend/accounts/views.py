@@ -3,9 +3,9 @@ from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backend.endpoints import WriteThrottled, parse_input
+from backend.throttling import SignUpThrottle, WriteThrottle
 from backend.errors import ApiError, ErrorOut
 
 from . import selectors, services
@@ -24,7 +24,6 @@ from .serializers import (
 
 _STATUS = {
     services.UsernameTaken: status.HTTP_409_CONFLICT,
-    services.EmailTaken: status.HTTP_409_CONFLICT,
     services.WeakPassword: status.HTTP_400_BAD_REQUEST,
     services.InvalidCredentials: status.HTTP_400_BAD_REQUEST,
     services.InvalidResetLink: status.HTTP_400_BAD_REQUEST,
@@ -47,12 +46,21 @@ def _session(request, **extra) -> dict:
     }
 
 
-class SessionView(APIView):
+class SessionView(WriteThrottled):
     """Who the browser is, plus the CSRF token every write must send as X-CSRFToken."""
 
     @extend_schema(responses=SessionOut)
     def get(self, request):
-        # Start the writer here so the first draft and the compose socket agree on it.
+        # Reading creates nothing: no session row for a bare visit (a crawler
+        # or a flood of GETs would fill the table). The anonymous writer
+        # starts with the first draft; the compose socket re-reads the
+        # session when it watches one.
+        return Response(_session(request))
+
+    @extend_schema(request=None, responses=SessionOut, summary="Start this browser's anonymous writer (its session)")
+    def post(self, request):
+        # A CSRF-checked, throttled write: the editor calls it before opening
+        # its compose socket, so the socket and the first draft agree on the writer.
         owner_for_request(request, create=True)
         return Response(_session(request))
 
@@ -63,10 +71,16 @@ class AuthThrottled(WriteThrottled):
 
 
 class SignUpView(AuthThrottled):
+    # Also a few accounts an hour per client address: votes need accounts.
+    throttle_classes = [WriteThrottle, SignUpThrottle]
+
     @extend_schema(
         request=SignUpIn,
         responses={201: SignedInOut, 400: ErrorOut, 409: ErrorOut, 429: ErrorOut},
         summary="Create an account and sign in; this browser's drafts move to it",
+        description="409 `username_taken` names a taken username (usernames are public). An e-mail address "
+        "that already has an account is not refused, so the answer never tells which addresses have accounts: "
+        "the existing account's owner is told by e-mail.",
     )
     def post(self, request):
         data = parse_input(SignUpIn, request.data)
@@ -108,7 +122,8 @@ class PasswordResetView(AuthThrottled):
     )
     def post(self, request):
         data = parse_input(PasswordResetIn, request.data)
-        services.send_password_reset(data["email"], site=request.build_absolute_uri("/").rstrip("/"))
+        # The link starts with settings.SITE_URL, never the request's Host.
+        services.send_password_reset(data["email"])
         return Response(
             {"message": "If an account has this address, a reset link is on its way. Check your e-mail."},
             status=status.HTTP_202_ACCEPTED,

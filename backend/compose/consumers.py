@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from backend.accounts.owners import owner_for_scope
+from backend.accounts.live import SESSION_ENDED, SessionWatch, owner_now
 from backend.catalog.selectors import registry
 from backend.documents import selectors as documents
 from backend.documents.live import DocumentWatch, LiveUnavailable
@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
-def _owns(scope, document_id: str) -> bool:
-    return documents.owns_document(owner_for_scope(scope), document_id)
+def _owns(scope, document_id: str) -> tuple[bool, bool]:
+    """(session still valid, owns the document), from the session as stored now."""
+    valid, owner = owner_now(scope)
+    return valid, valid and documents.owns_document(owner, document_id)
+
+
+@database_sync_to_async
+def _session_valid(scope) -> bool:
+    return owner_now(scope)[0]
 
 
 class ComposeConsumer(AsyncWebsocketConsumer):
@@ -57,14 +64,22 @@ class ComposeConsumer(AsyncWebsocketConsumer):
         self.registry = registry()
         self.relay = Relay(self.send_json, self.registry, self.limits, settings.WRITEUP_UPSTREAM)
         self.watch = DocumentWatch(self._from_group)
+        self.session_watch = SessionWatch(self._session_changed)
         await self.accept()
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            # Sign-out, password change or deletion elsewhere closes this socket.
+            await self.session_watch.start(user.pk)
 
     async def disconnect(self, code):
         await self._close_work()
 
     async def _close_work(self):
         relay, watch = getattr(self, "relay", None), getattr(self, "watch", None)
+        session_watch, self.session_watch = getattr(self, "session_watch", None), None
         self.relay = self.watch = None
+        if session_watch is not None:
+            await session_watch.close()
         if relay is not None:
             await relay.close()
         if watch is not None:
@@ -119,7 +134,11 @@ class ComposeConsumer(AsyncWebsocketConsumer):
             raise ProtocolError(
                 "too_many_requests", f"A connection may watch at most {self.limits.max_watched} documents.", document=document_id
             )
-        if not await _owns(self.scope, document_id):
+        valid, owns = await _owns(self.scope, document_id)
+        if not valid:
+            await self._end_session()
+            return
+        if not owns:
             raise ProtocolError("forbidden", "That document is not yours (or does not exist).", document=document_id)
         try:
             await self.watch.add(document_id)
@@ -130,6 +149,16 @@ class ComposeConsumer(AsyncWebsocketConsumer):
                 document=document_id,
             ) from None
         await self.send_json({"type": "watching", "document": document_id})
+
+    async def _session_changed(self) -> None:
+        if not await _session_valid(self.scope):
+            await self._end_session()
+
+    async def _end_session(self) -> None:
+        """The socket's session was signed out, its password changed or its
+        account deleted: stop its generations and close it."""
+        await self.close(code=SESSION_ENDED)
+        await self._close_work()
 
     async def _from_group(self, message: dict) -> None:
         if message.get("type") == "document.updated":

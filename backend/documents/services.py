@@ -98,6 +98,7 @@ def publish(owner: Owner, document_id, *, visibility: str | None = None, genres:
     """Copy the draft to its shared page, unlisted or public. The share id
     stays the same when a published draft is published again, so links keep
     working; `visibility` left out keeps what the piece had (new: unlisted).
+    Changed text clears the piece's votes.
     `genres` maps model routes to genres (from the registry)."""
     if visibility == Visibility.PUBLIC and (owner is None or owner.user_id is None):
         raise SignInRequired("Sign in to publish to the public gallery; unlisted links work without an account.")
@@ -114,6 +115,12 @@ def publish(owner: Owner, document_id, *, visibility: str | None = None, genres:
         )
         if document.visibility == Visibility.PUBLIC and document.listed_at is None:
             document.listed_at = now
+        if document.published_at is not None and (document.published_title, document.published_body) != (
+            document.title, document.body
+        ):
+            # Votes were cast on the text readers saw; new text starts from
+            # none, on the same link (see SECURITY.md, "Republishing").
+            document.votes.all().delete()
         document.published_title = document.title
         document.published_body = document.body
         document.published_spans = document.spans

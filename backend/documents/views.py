@@ -8,6 +8,7 @@ from backend.accounts.owners import owner_for_request
 from backend.catalog.selectors import genre_by_route
 from backend.endpoints import Download, WriteThrottled, parse_input
 from backend.errors import ApiError, ErrorOut
+from backend.site_url import absolute_url
 
 from . import export, selectors, services
 from .serializers import ConflictOut, DocumentCreateIn, DocumentOut, DocumentPatchIn, PublishIn, PublishOut
@@ -82,7 +83,7 @@ class DocumentPublishView(WriteThrottled):
         return Response(
             {
                 "share_id": document.share_id,
-                "share_url": request.build_absolute_uri(f"/s/{document.share_id}"),
+                "share_url": absolute_url(f"/s/{document.share_id}"),
                 "visibility": document.visibility,
             }
         )

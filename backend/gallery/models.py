@@ -19,6 +19,12 @@ class Vote(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="votes")
     value = models.SmallIntegerField()
+    # Stored but not scored: from an account younger than the minimum age, or
+    # past the per-address cap on this piece (settings.VOTE_*; services.vote).
+    counted = models.BooleanField(default=True)
+    # Keyed hash of the voter's client address, for the per-address cap; the
+    # address itself is not kept.
+    address = models.CharField(max_length=32, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -25,10 +25,12 @@ def public_pieces() -> QuerySet[Document]:
 def with_votes(pieces: QuerySet[Document], user=None) -> QuerySet[Document]:
     """Adds `vote_total`, `votes_up`, `votes_down` (summed from the votes
     table) and, for a signed-in reader, `my_vote` (1, -1 or None)."""
+    # Only counted votes score (see Vote.counted); the reader's own shows either way.
+    counted = Q(votes__counted=True)
     pieces = pieces.select_related("owner").annotate(
-        vote_total=Coalesce(Sum("votes__value"), 0),
-        votes_up=Count("votes", filter=Q(votes__value=1)),
-        votes_down=Count("votes", filter=Q(votes__value=-1)),
+        vote_total=Coalesce(Sum("votes__value", filter=counted), 0),
+        votes_up=Count("votes", filter=counted & Q(votes__value=1)),
+        votes_down=Count("votes", filter=counted & Q(votes__value=-1)),
     )
     if user is not None and user.is_authenticated:
         mine = Vote.objects.filter(user=user, document=OuterRef("pk")).values("value")[:1]
@@ -68,7 +70,7 @@ def piece(share_id: str, user=None) -> Document | None:
 
 def vote_counts(document: Document, user) -> dict:
     """The piece's score after a vote, read back from the table."""
-    counts = Vote.objects.filter(document=document).aggregate(
+    counts = Vote.objects.filter(document=document, counted=True).aggregate(
         total=Coalesce(Sum("value"), 0),
         up=Count("pk", filter=Q(value=1)),
         down=Count("pk", filter=Q(value=-1)),

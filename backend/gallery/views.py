@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.client_address import client_address
 from backend.documents import export
 from backend.endpoints import Download, WriteThrottled, parse_input
 from backend.errors import ApiError, ErrorOut
@@ -78,7 +79,7 @@ class PieceVoteView(WriteThrottled):
     def _answer(self, request, share_id, value):
         _signed_in(request, "vote")
         try:
-            document = services.vote(request.user, share_id, value)
+            document = services.vote(request.user, share_id, value, address=client_address(request))
         except services.NotInGallery:
             raise ApiError(
                 status.HTTP_409_CONFLICT, "not_in_gallery", "Only pieces in the public gallery take votes."

@@ -114,9 +114,24 @@ def routes(service: Service) -> list[Route]:
 
 
 async def _body(request: HttpRequest) -> dict:
-    raw = await request.body()
-    if len(raw) > protocol.MAX_MESSAGE_BYTES:
-        raise ApiError(413, f"Request bodies are limited to {protocol.MAX_MESSAGE_BYTES} bytes.", code="message_too_large")
+    # Refuse an oversized body before reading it: from Content-Length up
+    # front, and by counting while it streams in (chunked bodies have none,
+    # and a client may lie), so a client cannot make us buffer more than the limit.
+    limit = protocol.MAX_MESSAGE_BYTES
+    too_large = ApiError(413, f"Request bodies are limited to {limit} bytes.", code="message_too_large")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ApiError(400, "Content-Length must be a whole number of bytes.", code="invalid_request")
+        if int(declared) > limit:
+            raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):

@@ -12,6 +12,8 @@ from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.test import override_settings
 
+from tests.support.services import database_under_test, shared_postgres
+
 ORIGIN = b"http://localhost"
 
 
@@ -32,19 +34,34 @@ def backend_settings(redis_server, tiny_registry):
         },
         WRITEUP_REGISTRY=Path(tiny_registry),
         WRITEUP_UPSTREAM="",
+        # Django's test client calls itself testserver; the socket helpers' origin is below.
+        SITE_URL="http://testserver",
+        WS_ALLOWED_ORIGINS=[ORIGIN.decode()],
     ):
         yield
 
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
-    """A file-backed SQLite test database, as in production: Django's default
-    in-memory one locks whole tables across threads, which the compose
-    consumer and concurrent autosaves would trip over."""
+    """The test database: a real PostgreSQL server when WRITEUP_TEST_DATABASE=postgres
+    (scripts/test's second pass over the backend suites), else a file-backed
+    SQLite one, as in production: Django's default in-memory one locks whole
+    tables across threads, which the compose consumer and concurrent
+    autosaves would trip over."""
     from django.conf import settings
+    from django.db import connections
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
+    if database_under_test() == "postgres":
+        pg = shared_postgres()
+        db.update(ENGINE="django.db.backends.postgresql", NAME="writeup", USER="postgres", PASSWORD="",
+                  HOST="127.0.0.1", PORT=str(pg.port), OPTIONS={}, CONN_MAX_AGE=0)
+        db.setdefault("TEST", {})["NAME"] = "test_writeup"
+        # A connection object made before this (with the SQLite engine) must not be reused.
+        if hasattr(connections._connections, "default"):
+            connections["default"].close()
+            del connections["default"]
+    elif db["ENGINE"].endswith("sqlite3"):
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
 
 

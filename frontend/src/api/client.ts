@@ -50,6 +50,14 @@ export function session(refresh = false): Promise<Session> {
   return sessionAnswer
 }
 
+/** POST /api/session/: start this browser's anonymous writer (its session
+ * cookie) if it has none; a GET never creates one. Signed-in browsers skip it. */
+export async function startSession(): Promise<Session> {
+  const current = await session()
+  if (current.user) return current
+  return write<Session>('POST', '/api/session/', {})
+}
+
 /** The token every write sends; again from the server after a CSRF failure. */
 async function csrf(refresh = false): Promise<string | null> {
   if (csrfToken && !refresh) return csrfToken

@@ -1,5 +1,5 @@
 import { useEffect, useState, useSyncExternalStore } from 'react'
-import { session } from '../api/client'
+import { startSession } from '../api/client'
 import { ComposeSocket, composeUrl, type ConnectionStatus } from './socket'
 
 /** One compose socket for the page, started while the editor is shown. */
@@ -7,11 +7,11 @@ export function useComposeSocket(): ComposeSocket {
   const [socket] = useState(() => new ComposeSocket(composeUrl(window.location)))
   useEffect(() => {
     let stopped = false
-    // The server reads the socket's session once, at the handshake. A first
-    // visit has no session cookie until /api/session/ answers; connecting
-    // before that would leave the socket a stranger to the drafts this page
+    // The server reads the socket's session cookie at the handshake. A first
+    // visit has none until POST /api/session/ starts one; connecting before
+    // that would leave the socket a stranger to the drafts this page
     // creates (no live sync for them).
-    void session()
+    void startSession()
       .catch(() => null)
       .finally(() => stopped || socket.start())
     // Coming back online or to the tab is a good moment to skip the backoff wait.

@@ -13,7 +13,30 @@ def test_session_gives_csrf_token_and_cookie():
     assert r.status_code == 200
     assert r.json()["user"] is None and r.json()["csrf"]
     assert client.cookies["csrftoken"].value
-    assert client.cookies["sessionid"].value
+
+
+def test_a_bare_get_creates_no_session_row_and_a_post_starts_the_writer():
+    from django.contrib.sessions.models import Session
+
+    client = APIClient(enforce_csrf_checks=True)
+    for _ in range(5):
+        csrf = client.get("/api/session/").json()["csrf"]
+    assert Session.objects.count() == 0 and "sessionid" not in client.cookies
+    # Starting the writer is a CSRF-checked write.
+    assert client.post("/api/session/", format="json").status_code == 403
+    r = client.post("/api/session/", format="json", HTTP_X_CSRFTOKEN=csrf)
+    assert r.status_code == 200 and r.json()["user"] is None
+    assert Session.objects.count() == 1 and client.cookies["sessionid"].value
+    # ...and is idempotent: the same writer, no new row.
+    client.post("/api/session/", format="json", HTTP_X_CSRFTOKEN=r.json()["csrf"])
+    assert Session.objects.count() == 1
+
+
+def test_sessions_last_about_two_weeks(settings):
+    client = APIClient()
+    client.post("/api/session/", format="json")
+    assert settings.SESSION_COOKIE_AGE == 14 * 24 * 3600
+    assert client.cookies["sessionid"]["max-age"] == 14 * 24 * 3600
 
 
 def test_session_names_the_signed_in_user():
