@@ -1,5 +1,14 @@
-"""One simulated writer: an editor tab's compose socket, typing, pausing,
-reading suggestions and typing over them."""
+"""One simulated writer: an editor tab that opens a draft, types, pauses,
+reads suggestions and types over them.
+
+A writer opens a draft of a length drawn from the run's distribution (through
+the backend: created with the REST API as the editor creates one, then read
+back and watched, as opening it does), sends a `prewarm` for it as the editor
+does on opening, pauses within seconds (`open_pause`) and asks for its first
+suggestion, which is also timed on its own. It then types in bursts, sending a
+`prewarm` every few seconds while typing, and after `draft_seconds` (drawn
+from 0.5-1.5 times it) closes the draft and opens another.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -11,25 +20,9 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from . import prose
+from .drafts import DraftLengths, preset
 from .report import Recorder
-
-# Public-domain openings (Austen, Dickens, Melville, Brontë): the documents the
-# writers grow, so prompts read like prose and every writer's draft differs.
-CORPUS = (
-    "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want "
-    "of a wife. However little known the feelings or views of such a man may be on his first entering a "
-    "neighbourhood, this truth is so well fixed in the minds of the surrounding families, that he is considered "
-    "the rightful property of some one or other of their daughters. "
-    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
-    "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, it was "
-    "the season of Darkness, it was the spring of hope, it was the winter of despair. "
-    "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, and "
-    "nothing particular to interest me on shore, I thought I would sail about a little and see the watery part "
-    "of the world. It is a way I have of driving off the spleen and regulating the circulation. "
-    "There was no possibility of taking a walk that day. We had been wandering, indeed, in the leafless "
-    "shrubbery an hour in the morning; but since dinner the cold winter wind had brought with it clouds so "
-    "sombre, and a rain so penetrating, that further out-door exercise was now out of the question. "
-).split()
 
 
 @dataclass(frozen=True)
@@ -46,9 +39,15 @@ class Behaviour:
     type_over: float = 0.3  # chance of typing on while a suggestion streams
     replace: float = 0.5  # of those, share that reuse the id (backend only) instead of cancelling
     accept: float = 0.3  # chance of taking a finished suggestion
-    prompt_chars: int = 40000  # tail of the draft sent as the prompt (the editor sends up to the model's max_prompt_chars)
+    # Tail of the draft sent as the prompt; the editor sends up to the model's
+    # max_prompt_chars, which the backend reports and the writer also applies.
+    prompt_chars: int = 200_000
     request_timeout: float = 60.0
     autosave_every: float = 10.0  # seconds; 0 = never
+    open_pause: float = 3.0  # seconds from opening a draft to the pause that asks for the first suggestion
+    draft_seconds: float = 60.0  # time on one draft (x 0.5-1.5) before opening another; 0 = one draft
+    prewarm: bool = True  # send `prewarm` on opening and while typing, as the editor does
+    prewarm_every: float = 3.0  # seconds between prewarms while typing
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ class Target:
     model: str
     origin: str | None = None  # backend sockets check it
     http_url: str | None = None  # backend: REST for drafts and autosave
+    max_prompt_chars: int | None = None  # the model's limit, when the backend reports it
 
 
 @dataclass(eq=False)
@@ -66,6 +66,8 @@ class Stream:
     sent: float
     measured: bool
     open: set[int]
+    first: bool = False  # the first suggestion after opening a draft
+    sampled: bool = False  # its TTFT is recorded (first token, or its age when typed over)
     last: dict[int, float] = field(default_factory=dict)
     text: dict[int, str] = field(default_factory=dict)
     cancelled_by_writer: bool = False
@@ -74,75 +76,131 @@ class Stream:
 
 
 class Writer:
-    def __init__(self, index: int, target: Target, behaviour: Behaviour, rec: Recorder, rng: random.Random):
+    def __init__(self, index: int, target: Target, behaviour: Behaviour, rec: Recorder, rng: random.Random,
+                 drafts: DraftLengths | None = None, words: prose.Prose | None = None):
         self.index, self.target, self.b, self.rec, self.rng = index, target, behaviour, rec, rng
         self.loop = asyncio.get_running_loop()
         self.streams: dict[str, Stream] = {}
+        self.prewarm_ids: dict[str, bool] = {}  # id -> sent in the measured window
         self.count = 0
-        start = rng.randrange(len(CORPUS))
-        self._words = CORPUS[start:] + CORPUS[:start]
-        self._next_word = rng.randrange(40, 120)
-        self.body = " ".join(self._words[: self._next_word])
+        self.drafts = drafts or preset("short")
+        self.words = words or prose.Prose(random.Random(f"prose:{index}"))
+        self.body = ""
         self.http: httpx.AsyncClient | None = None
         self.document: dict | None = None
+        self.ws: ClientConnection | None = None
         self._saved_at = 0.0
+        self._prewarmed_at = 0.0
+        self._opening = False  # the next pause is the first after opening a draft
+        self.drafts_opened = 0
+        limit = target.max_prompt_chars
+        self.prompt_chars = min(behaviour.prompt_chars, limit) if limit else behaviour.prompt_chars
 
     # --- the writer's day ---------------------------------------------------
 
     async def run(self, stop_at: float) -> None:
         try:
-            if self.target.http_url:
-                await self._open_draft()
             while self.loop.time() < stop_at:
-                try:
-                    await self._session(stop_at)
-                except ConnectionClosed:
-                    pass  # its streams already counted as errors; reconnect like the editor does
-                except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
-                    self.rec.connect_failures += 1
-                    if self.loop.time() >= self.rec.since:
-                        self.rec.error("connect_failed")
-                    self.rec.last_failure = f"{type(e).__name__}: {e}"
-                    await asyncio.sleep(1.0)
+                await self._open_draft()
+                until = stop_at
+                if self.b.draft_seconds:
+                    until = min(stop_at, self.loop.time() + self.b.draft_seconds * self.rng.uniform(0.5, 1.5))
+                while self.loop.time() < until:
+                    try:
+                        await self._session(until)
+                    except ConnectionClosed:
+                        pass  # its streams already counted as errors; reconnect like the editor does
+                    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
+                        self.rec.connect_failures += 1
+                        if self.loop.time() >= self.rec.since:
+                            self.rec.error("connect_failed")
+                        self.rec.last_failure = f"{type(e).__name__}: {e}"
+                        await asyncio.sleep(1.0)
+        except httpx.HTTPError as e:
+            # The drafts API failing is the stage failing: say so, as for a socket.
+            self.rec.connect_failures += 1
+            self.rec.error("drafts_api")
+            self.rec.last_failure = f"drafts API: {type(e).__name__}: {e}"
         finally:
             if self.http is not None:
                 await self.http.aclose()
 
-    async def _session(self, stop_at: float) -> None:
+    async def _session(self, until: float) -> None:
         headers = {}
         if self.http is not None:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
         async with connect(self.target.ws_url, origin=self.target.origin, additional_headers=headers,
                            open_timeout=10, close_timeout=2, max_size=2**22, proxy=None) as ws:
             reader = asyncio.create_task(self._read(ws))
+            self.ws = ws
             try:
-                while self.loop.time() < stop_at and not reader.done():
-                    await self._type()
-                    if self.loop.time() >= stop_at:
+                if self.document is not None:
+                    await ws.send(json.dumps({"type": "watch", "document": self.document["id"]}))
+                if self._opening:
+                    await self._prewarm()
+                    await self._settle()
+                while self.loop.time() < until and not reader.done():
+                    if not self._opening:
+                        await self._type()
+                    if self.loop.time() >= until:
                         break
                     await asyncio.sleep(self.b.debounce)
-                    await self._suggest(ws)
+                    first, self._opening = self._opening, False
+                    await self._suggest(ws, first)
                     await self._autosave()
                     await asyncio.sleep(self.rng.uniform(*self.b.read_time))
             finally:
+                self.ws = None
                 reader.cancel()
                 self._drop_all("connection_closed")
 
+    async def _settle(self) -> None:
+        """After opening: read for a moment, type a word or three, pause,
+        `open_pause` seconds after the draft opened."""
+        words = self.rng.randint(0, 3)
+        typing = words * 60.0 / self.b.words_per_minute
+        await asyncio.sleep(max(0.0, self.b.open_pause - typing))
+        if words:
+            await self._type(words)
+
     async def _type(self, words: int | None = None) -> None:
         words = words or self.rng.randint(*self.b.burst_words)
-        typed = []
-        for _ in range(words):
-            typed.append(self._words[self._next_word % len(self._words)])
-            self._next_word += 1
-        await asyncio.sleep(words * 60.0 / self.b.words_per_minute)
-        self.body += " " + " ".join(typed)
+        for word in self.words.words(words):
+            await asyncio.sleep(60.0 / self.b.words_per_minute)
+            self.body = prose.join(self.body, [word])
+            if self.loop.time() - self._prewarmed_at >= self.b.prewarm_every:
+                await self._prewarm()
 
-    async def _suggest(self, ws: ClientConnection) -> None:
-        stream = await self._generate(ws, self._new_id(), measured=True)
+    async def _prewarm(self) -> None:
+        """The editor's prewarm: the draft as the next prompt would send it.
+        Through the backend it carries no id (nothing is answered); straight
+        to a route socket it needs one, and the `done` it gets is counted."""
+        if not self.b.prewarm or self.ws is None:
+            return
+        self._prewarmed_at = self.loop.time()
+        msg = {"type": "prewarm", "model": self.target.model, "prompt": self.body[-self.prompt_chars:]}
+        if self.document is not None:
+            msg["document"] = self.document["id"]
+        if self.target.http_url is None:
+            self.count += 1
+            msg["id"] = f"p{self.index}-{self.count}"
+        measured = self.loop.time() >= self.rec.since
+        if measured:
+            self.rec.prewarms["sent"] += 1
+        if "id" in msg:
+            self.prewarm_ids[msg["id"]] = measured
+        try:
+            await self.ws.send(json.dumps(msg))
+        except ConnectionClosed:
+            pass  # the session's loop sees the closed socket
+
+    async def _suggest(self, ws: ClientConnection, first: bool = False) -> None:
+        stream = await self._generate(ws, self._new_id(), measured=True, first=first)
         if self.rng.random() < self.b.type_over:
             try:
                 await asyncio.wait_for(stream.ended.wait(), self.rng.uniform(0, 3 * self.b.debounce + 1.0))
             except TimeoutError:
+                self._typed_over(stream)
                 await self._type(self.rng.randint(1, 3))
                 if self.target.http_url and self.rng.random() < self.b.replace:
                     stream = await self._replace(ws, stream)
@@ -161,13 +219,27 @@ class Writer:
         if stream.outcome == "completed" and stream.text and self.rng.random() < self.b.accept:
             self.body += stream.text.get(0, "")
 
-    async def _generate(self, ws: ClientConnection, rid: str, measured: bool) -> Stream:
-        msg = {"type": "generate", "id": rid, "model": self.target.model, "prompt": self.body[-self.b.prompt_chars:],
+    def _typed_over(self, stream: Stream) -> None:
+        """The writer types on while the suggestion is still coming. If no
+        token came yet, the wait so far is the best bound on its TTFT:
+        dropping it would leave out exactly the slowest requests."""
+        if stream.measured and not stream.sampled and not stream.ended.is_set():
+            self.rec.typed_over_early += 1
+            self._sample_ttft(stream, self.loop.time())
+
+    def _sample_ttft(self, stream: Stream, now: float) -> None:
+        stream.sampled = True
+        self.rec.ttft.append(now - stream.sent)
+        if stream.first:
+            self.rec.first_ttft.append(now - stream.sent)
+
+    async def _generate(self, ws: ClientConnection, rid: str, measured: bool, first: bool = False) -> Stream:
+        msg = {"type": "generate", "id": rid, "model": self.target.model, "prompt": self.body[-self.prompt_chars:],
                "params": {"max_tokens": self.b.max_tokens, "n": self.b.n, "temperature": self.b.temperature}}
         if self.document is not None:
             msg["document"] = self.document["id"]
         now = self.loop.time()
-        stream = Stream(rid, self.b.n, now, measured and now >= self.rec.since, set(range(self.b.n)))
+        stream = Stream(rid, self.b.n, now, measured and now >= self.rec.since, set(range(self.b.n)), first=first)
         self.streams[rid] = stream
         if now >= self.rec.since:
             self.rec.sent += 1
@@ -202,6 +274,11 @@ class Writer:
     def _on_message(self, m: dict) -> None:
         stream = self.streams.get(m.get("id"))
         kind = m.get("type")
+        if m.get("id") in self.prewarm_ids and kind in ("done", "error"):
+            if self.prewarm_ids.pop(m["id"]):
+                outcome = m.get("finish_reason") if kind == "done" else f"error:{m.get('code')}"
+                self.rec.prewarms[str(outcome)] += 1
+            return
         if stream is None:
             if kind == "error" and m.get("id") is None:
                 self.rec.errors[f"unattributed:{m.get('code')}"] += 1
@@ -210,8 +287,8 @@ class Writer:
         if kind == "token":
             index = m.get("index", 0)
             if stream.measured:
-                if not stream.text:
-                    self.rec.ttft.append(now - stream.sent)
+                if not stream.sampled:
+                    self._sample_ttft(stream, now)
                 elif index in stream.last:
                     self.rec.itl.append(now - stream.last[index])
                 self.rec.tokens += 1
@@ -247,13 +324,27 @@ class Writer:
     # --- drafts (backend only) ------------------------------------------------
 
     async def _open_draft(self) -> None:
-        self.http = httpx.AsyncClient(base_url=self.target.http_url, timeout=30, trust_env=False)
-        csrf = (await self.http.get("/api/session/")).json()["csrf"]
-        self.http.headers["X-CSRFToken"] = csrf
-        r = await self.http.post("/api/documents/", json={"title": f"load test {self.index}", "body": self.body})
+        """A new draft of a drawn length; through the backend it is created as
+        the editor creates one (POST with its text) and then opened (GET)."""
+        self.body = prose.join("", self.words.words(self.drafts.draw(self.rng)))
+        self._opening = True
+        self._prewarmed_at = self._saved_at = self.loop.time()
+        if self.loop.time() >= self.rec.since:
+            self.rec.opened += 1
+        if self.target.http_url is None:
+            return
+        if self.http is None:
+            self.http = httpx.AsyncClient(base_url=self.target.http_url, timeout=30, trust_env=False)
+            csrf = (await self.http.get("/api/session/")).raise_for_status().json()["csrf"]
+            self.http.headers["X-CSRFToken"] = csrf
+        self.drafts_opened += 1
+        r = await self.http.post("/api/documents/", json={"title": f"load test {self.index}.{self.drafts_opened}",
+                                                          "body": self.body})
+        r.raise_for_status()
+        r = await self.http.get(f"/api/documents/{r.json()['id']}/")
         r.raise_for_status()
         self.document = r.json()
-        self._saved_at = self.loop.time()
+        self._prewarmed_at = self._saved_at = self.loop.time()
 
     async def _autosave(self) -> None:
         if self.document is None or not self.b.autosave_every:
