@@ -2,7 +2,7 @@
 import pytest
 
 from loadtest.__main__ import UsageError, loopback, writer_counts
-from loadtest.report import Recorder, Thresholds, percentile, summarize, verdict
+from loadtest.report import Recorder, Thresholds, capacity_table, details, percentile, summarize, verdict
 
 
 def test_nearest_rank_percentiles():
@@ -45,3 +45,42 @@ def test_writer_counts_are_bounded():
     for bad in ("0", "1000", "x", ""):
         with pytest.raises(UsageError):
             writer_counts(bad)
+
+
+def test_first_suggestions_are_reported_apart_and_gated_inside_all():
+    rec = Recorder(ttft=[0.1] * 9 + [3.0], first_ttft=[3.0], typed_over_early=2, opened=1)
+    rec.outcomes["completed"] = 10
+    s = summarize(rec, writers=1, seconds=10)
+    assert s["first_ttft"]["p90"] == 3.0 and s["first_ttft_samples"] == 1
+    assert s["typed_over_before_first_token"] == 2 and s["drafts_opened"] == 1
+    assert verdict(s, Thresholds(p90_ttft=1.0)) == []  # one slow first suggestion of ten is under p90
+    missed = verdict(s, Thresholds(p90_ttft=1.0, p90_first_ttft=1.0))
+    assert len(missed) == 1 and "first suggestions after opening 3.000 s" in missed[0]
+    no_first = verdict(stage([0.1] * 10), Thresholds(p90_ttft=1.0, p90_first_ttft=1.0))
+    assert len(no_first) == 1 and "no samples" in no_first[0]
+
+
+def test_details_list_errors_by_code_and_prewarms():
+    rec = Recorder(ttft=[0.2])
+    rec.outcomes["completed"] = 3
+    rec.error("busy")
+    rec.error("busy")
+    rec.error("timeout")
+    rec.prewarms.update({"sent": 4, "prefilled": 3, "dropped": 1})
+    lines = details(summarize(rec, writers=1, seconds=5))
+    assert lines[0] == "errors by code: busy 2, timeout 1"
+    assert "prewarms: sent 4, prefilled 3, dropped 1" in lines
+
+
+def test_capacity_table_names_the_largest_passing_count_per_distribution():
+    def s(writers, p90, missed=()):
+        out = stage([p90] * 10)
+        return {**out, "writers": writers, "missed": list(missed)}
+
+    lines = capacity_table([
+        ("short (40-120 words)", [s(1, 0.2), s(2, 0.3), s(4, 1.5, ["slow"])]),
+        ("long (1000-3000 words)", [s(1, 2.0, ["slow"])]),
+    ])
+    assert len(lines) == 2 + 4 + 1
+    assert lines[4].split()[:4] == ["short", "(40-120", "words)", "4"] and "FAIL" in lines[4]
+    assert lines[-1] == "largest passing writer count: short (40-120 words): 2; long (1000-3000 words): none"
