@@ -18,9 +18,11 @@ from backend.documents.live import DocumentWatch, LiveUnavailable
 from microservices import protocol
 
 from . import messages
+from .budget import WriterBudget
 from .limits import SocketLimits, TokenBucket
-from .messages import Cancel, Generate, ProtocolError, Unwatch, Watch
+from .messages import Cancel, Generate, Prewarm, ProtocolError, Unwatch, Watch
 from .relay import Relay
+from .writer import writer_for_scope
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ def _owns(scope, document_id: str) -> tuple[bool, bool]:
 @database_sync_to_async
 def _session_valid(scope) -> bool:
     return owner_now(scope)[0]
+
+
+_writer = database_sync_to_async(writer_for_scope)
 
 
 class ComposeConsumer(AsyncWebsocketConsumer):
@@ -62,7 +67,8 @@ class ComposeConsumer(AsyncWebsocketConsumer):
         self.limits = SocketLimits.from_settings()
         self.bucket = TokenBucket(self.limits.messages_per_second, self.limits.burst)
         self.registry = registry()
-        self.relay = Relay(self.send_json, self.registry, self.limits, settings.WRITEUP_UPSTREAM)
+        budget = WriterBudget(await _writer(self.scope))
+        self.relay = Relay(self.send_json, self.registry, self.limits, budget, settings.WRITEUP_UPSTREAM)
         self.watch = DocumentWatch(self._from_group)
         self.session_watch = SessionWatch(self._session_changed)
         await self.accept()
@@ -122,6 +128,8 @@ class ComposeConsumer(AsyncWebsocketConsumer):
     async def _handle(self, msg) -> None:
         if isinstance(msg, Generate):
             await self.relay.generate(msg)
+        elif isinstance(msg, Prewarm):
+            await self.relay.prewarm(msg)
         elif isinstance(msg, Cancel):
             await self.relay.cancel(msg.id)
         elif isinstance(msg, Watch):

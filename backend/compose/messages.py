@@ -1,9 +1,10 @@
 """Client messages on /ws/compose/.
 
-`generate` and `cancel` are checked by `microservices.protocol`, the same code
-the microservice runs, so both hops answer bad input with the same codes and a
-bad request never reaches a model. The backend adds `watch` and `unwatch`
-(document sync between tabs).
+`generate`, `prewarm` and `cancel` are checked by `microservices.protocol`, the
+same code the microservice runs, so both hops answer bad input with the same
+codes and a bad request never reaches a model. The backend adds `watch` and
+`unwatch` (document sync between tabs). The `writer` key is the backend's to
+set (backend/compose/writer.py): a client that sends one is refused.
 """
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import uuid
 from dataclasses import dataclass
 
 from microservices import protocol
-from microservices.protocol import Cancel, Generate
+from microservices.protocol import Cancel, Generate, Prewarm
 from microservices.registry import Registry
 
-__all__ = ["Cancel", "Generate", "ProtocolError", "Unwatch", "Watch", "decode", "request_id", "upstream_generate", "validate"]
+__all__ = [
+    "Cancel", "Generate", "Prewarm", "ProtocolError", "Unwatch", "Watch",
+    "decode", "request_id", "upstream_generate", "upstream_prewarm", "validate",
+]
 
 
 class ProtocolError(protocol.ProtocolError):
@@ -38,7 +42,11 @@ class Unwatch:
     document: str
 
 
-Message = Generate | Cancel | Watch | Unwatch
+Message = Generate | Prewarm | Cancel | Watch | Unwatch
+
+# A prewarm needs no id from the editor (nothing is answered to it); the relay
+# names it upstream.
+_PREWARM_ID = "prewarm"
 
 
 def decode(text: str | None, data: bytes | None, max_bytes: int) -> dict:
@@ -56,27 +64,55 @@ def validate(msg: dict, registry: Registry) -> Message:
     if kind in ("watch", "unwatch"):
         document = _document_id(msg.get("document"))
         return Watch(document) if kind == "watch" else Unwatch(document)
-    if kind not in ("generate", "cancel"):
+    if kind not in ("generate", "prewarm", "cancel"):
         shown = repr(kind)[:40] if kind is not None else None
         raise ProtocolError(
             "unknown_type",
-            f"Unknown message type {shown}; expected generate, cancel, watch or unwatch."
+            f"Unknown message type {shown}; expected generate, prewarm, cancel, watch or unwatch."
             if shown
-            else "The message needs a `type`: generate, cancel, watch or unwatch.",
+            else "The message needs a `type`: generate, prewarm, cancel, watch or unwatch.",
             request_id(msg),
+        )
+    if "writer" in msg and kind != "cancel":
+        raise ProtocolError(
+            "invalid_request", "`writer` is set by the server, not the client; leave it out.", request_id(msg)
         )
 
     def limits_for(route):
         model = registry.models.get(route)
         return model.limits if model is not None else None
 
+    if kind == "prewarm" and msg.get("id") is None:
+        try:
+            return protocol.parse({**msg, "id": _PREWARM_ID}, limits_for)
+        except protocol.ProtocolError as e:
+            e.id = None  # the client named no request
+            raise
     return protocol.parse(msg, limits_for)
 
 
-def upstream_generate(req: Generate, upstream_id: str) -> dict:
+def upstream_generate(req: Generate, upstream_id: str, writer: str, doc_key: str | None) -> dict:
     """The request as the microservice gets it: under the relay's own id,
-    with every parameter spelled out."""
-    return {"type": "generate", "id": upstream_id, "model": req.model, "prompt": req.prompt, "params": req.params.to_wire()}
+    with every parameter spelled out, the socket's writer key, and the
+    document as the digest the load balancer hashes (ids stay here)."""
+    message = {
+        "type": "generate",
+        "id": upstream_id,
+        "model": req.model,
+        "prompt": req.prompt,
+        "params": req.params.to_wire(),
+        "writer": writer,
+    }
+    if doc_key:
+        message["document"] = doc_key
+    return message
+
+
+def upstream_prewarm(req: Prewarm, upstream_id: str, writer: str, doc_key: str | None) -> dict:
+    message = {"type": "prewarm", "id": upstream_id, "model": req.model, "prompt": req.prompt, "writer": writer}
+    if doc_key:
+        message["document"] = doc_key
+    return message
 
 
 def _document_id(value) -> str:

@@ -5,6 +5,12 @@ belong to this relay: `close()` (on disconnect) cancels every request still
 in flight and closes them, so no generation outlives the writer's socket.
 Client ids are mapped to fresh upstream ids, so a request that replaces
 another under the same id can never receive the old one's late tokens.
+
+Every request goes upstream with the socket's writer key, and holds a lease
+on its writer's budget (budget.py) from before it is sent until it ends.
+Prewarms (prefill a draft into the writer's cache) are fire-and-forget: one
+per (route, document), a newer one replacing the older, their answers
+swallowed, outside the budget (the engine drops them first under load).
 """
 from __future__ import annotations
 
@@ -16,8 +22,9 @@ from dataclasses import dataclass, field
 
 from microservices.registry import Registry
 
+from .budget import WriterBudget
 from .limits import SocketLimits
-from .messages import Generate, ProtocolError, upstream_generate
+from .messages import Generate, Prewarm, ProtocolError, upstream_generate, upstream_prewarm
 from .upstream import NoUpstream, UpstreamSocket, document_key, upstream_urls
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,12 @@ class Request:
     model: str
     socket: UpstreamSocket
     open: set[int] = field(default_factory=set)  # alternatives still streaming
+    lease: str | None = None  # on the writer's budget
+
+
+# Prewarms in flight per socket, over all (route, document) pairs: a socket
+# that names many documents cannot open an upstream connection for each.
+MAX_PREWARMS = 2
 
 
 class Relay:
@@ -38,14 +51,19 @@ class Relay:
         send: Callable[[dict], Awaitable[None]],
         registry: Registry,
         limits: SocketLimits,
+        budget: WriterBudget,
         upstream_base: str = "",
     ):
         self._send = send
         self._registry = registry
         self._limits = limits
+        self._budget = budget
+        self._writer = budget.writer.key
         self._base = upstream_base
         self._requests: dict[str, Request] = {}  # by client id
         self._by_upstream: dict[str, Request] = {}  # by upstream id
+        self._prewarms: dict[tuple[str, str | None], tuple[str, UpstreamSocket]] = {}  # key -> (upstream id, socket)
+        self._prewarm_keys: dict[str, tuple[str, str | None]] = {}  # upstream id -> key
         self._sockets: dict[tuple[str, str | None], UpstreamSocket] = {}
         self._ids = itertools.count(1)
         self._closed = False
@@ -71,27 +89,73 @@ class Relay:
                 req.id,
             )
         if replaced is not None:
-            self._forget(replaced)
+            await self._forget(replaced)
             await replaced.socket.cancel(replaced.upstream_id)
         key = (req.model, document_key(req.document))
-        try:
-            urls = upstream_urls(self._registry, req.model, key[1], self._base)
-        except NoUpstream:
-            raise ProtocolError(
-                "model_unavailable", f"No server is configured to run {self._name(req.model)}.", req.id
-            ) from None
+        urls = self._urls(req.model, key[1], req.id)
+        upstream_id = f"u{next(self._ids)}"
+        n = req.params.n
+        lease = await self._budget.acquire(req.id, upstream_id, n, n * req.params.max_tokens)
+        if self._closed or req.id in self._requests:
+            # The socket closed, or a newer request took this id, while Redis answered.
+            await self._budget.release(lease)
+            return
         # From the lookup on there is no await until the request is registered,
         # so a socket lost meanwhile cannot swallow it unreported.
-        socket = self._sockets.get(key)
-        if socket is None or socket.ended:
-            socket = await self._open(key, urls)
-        else:
-            self._sockets[key] = self._sockets.pop(key)  # most recently used last
-        request = Request(req.id, f"u{next(self._ids)}", req.model, socket, set(range(req.params.n)))
+        socket = await self._socket_for(key, urls)
+        request = Request(req.id, upstream_id, req.model, socket, set(range(n)), lease)
         self._requests[req.id] = request
         self._by_upstream[request.upstream_id] = request
         socket.track(request.upstream_id)
-        await socket.send(request.upstream_id, upstream_generate(req, request.upstream_id))
+        await socket.send(request.upstream_id, upstream_generate(req, request.upstream_id, self._writer, key[1]))
+
+    async def prewarm(self, req: Prewarm) -> None:
+        """Ask the document's instance to prefill the prompt into this
+        writer's cache. Nothing is answered to the editor."""
+        key = (req.model, document_key(req.document))
+        urls = self._urls(req.model, key[1], None)  # the consumer names the client's id, if any
+        await self._drop_prewarm(key)  # a newer text makes the older prefill pointless
+        while len(self._prewarms) >= MAX_PREWARMS:
+            await self._drop_prewarm(next(iter(self._prewarms)))
+        socket = await self._socket_for(key, urls)
+        upstream_id = f"p{next(self._ids)}"
+        self._prewarms[key] = (upstream_id, socket)
+        self._prewarm_keys[upstream_id] = key
+        socket.track(upstream_id)
+        await socket.send(upstream_id, upstream_prewarm(req, upstream_id, self._writer, key[1]))
+
+    def _urls(self, route: str, doc_key: str | None, request_id: str | None) -> list[str]:
+        try:
+            return upstream_urls(self._registry, route, doc_key, self._base)
+        except NoUpstream:
+            raise ProtocolError(
+                "model_unavailable", f"No server is configured to run {self._name(route)}.", request_id
+            ) from None
+
+    async def _socket_for(self, key, urls: list[str]) -> UpstreamSocket:
+        socket = self._sockets.get(key)
+        if socket is None or socket.ended:
+            return await self._open(key, urls)
+        self._sockets[key] = self._sockets.pop(key)  # most recently used last
+        return socket
+
+    async def _drop_prewarm(self, key) -> None:
+        entry = self._prewarms.pop(key, None)
+        if entry is not None:
+            upstream_id, socket = entry
+            self._prewarm_keys.pop(upstream_id, None)
+            await socket.cancel(upstream_id)
+
+    def _prewarm_ended(self, upstream_id: str) -> bool:
+        """Forget a prewarm that finished upstream; False if it is not one."""
+        key = self._prewarm_keys.pop(upstream_id, None)
+        if key is None:
+            return False
+        entry = self._prewarms.get(key)
+        if entry is not None and entry[0] == upstream_id:
+            del self._prewarms[key]
+            entry[1].untrack(upstream_id)
+        return True
 
     async def cancel(self, client_id: str) -> None:
         """Stop a request upstream at once and end each of its alternatives
@@ -101,7 +165,7 @@ class Relay:
             raise ProtocolError(
                 "unknown_request", f"No request {client_id!r} is in flight (it may have just finished).", client_id
             )
-        self._forget(request)
+        await self._forget(request)
         await request.socket.cancel(request.upstream_id)
         for index in sorted(request.open):
             await self._send({"type": "done", "id": client_id, "index": index, "finish_reason": "cancelled"})
@@ -112,7 +176,10 @@ class Relay:
         self._sockets.clear()
         self._requests.clear()
         self._by_upstream.clear()
+        self._prewarms.clear()
+        self._prewarm_keys.clear()
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+        await self._budget.release_all()
 
     # --- upstream sockets ---------------------------------------------------
 
@@ -138,15 +205,21 @@ class Relay:
         self._sockets[key] = socket
         return socket
 
-    def _forget(self, request: Request) -> None:
+    async def _forget(self, request: Request) -> None:
         if self._requests.get(request.client_id) is request:
             del self._requests[request.client_id]
         self._by_upstream.pop(request.upstream_id, None)
         request.socket.untrack(request.upstream_id)
+        lease, request.lease = request.lease, None
+        await self._budget.release(lease)
 
     async def _from_upstream(self, socket: UpstreamSocket, message: dict) -> None:
         request = self._by_upstream.get(message.get("id"))
         if request is None:
+            if message.get("type") in ("done", "error") and self._prewarm_ended(message.get("id")):
+                if message["type"] == "error":
+                    log.info("prewarm refused upstream: %s %.200s", message.get("code"), message.get("message"))
+                return  # the editor never hears about prewarms
             # Late output of a cancelled or replaced request, or an answer to
             # a cancel that crossed the request's own end: nothing to relay.
             if message.get("id") is None:
@@ -156,10 +229,12 @@ class Relay:
         if kind == "done":
             request.open.discard(message.get("index"))
             if not request.open:
-                self._forget(request)
+                await self._forget(request)
         elif kind == "error":
-            self._forget(request)
-        elif kind != "token":
+            await self._forget(request)
+        elif kind == "token":
+            await self._budget.renew()
+        else:
             log.warning("upstream %s sent an unknown message type %.40r", socket.url, kind)
             return
         message["id"] = request.client_id
@@ -170,11 +245,14 @@ class Relay:
             return
         if self._sockets.get(socket.key) is socket:
             del self._sockets[socket.key]
+        for upstream_id, prewarm_socket in list(self._prewarms.values()):
+            if prewarm_socket is socket:
+                self._prewarm_ended(upstream_id)
         affected = [r for r in self._requests.values() if r.socket is socket]
         if affected:
             log.warning("upstream %s lost with %d requests in flight: %s", socket.url or socket.urls, len(affected), reason)
         for request in affected:
-            self._forget(request)
+            await self._forget(request)
             name = self._name(request.model)
             text = (
                 f"{name} stopped answering in the middle of a suggestion; try again."
@@ -185,10 +263,13 @@ class Relay:
 
     async def _timed_out(self, socket: UpstreamSocket, upstream_ids: list[str]) -> None:
         for upstream_id in upstream_ids:
+            if self._prewarm_ended(upstream_id):
+                await socket.cancel(upstream_id)  # a prefill this late helps no one
+                continue
             request = self._by_upstream.get(upstream_id)
             if request is None:
                 continue
-            self._forget(request)
+            await self._forget(request)
             await socket.cancel(upstream_id)
             await self._send(
                 {
