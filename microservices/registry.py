@@ -30,12 +30,14 @@ class Strict(BaseModel):
 
 class Limits(Strict):
     context: int = Field(2048, ge=16, le=131072)
-    max_prompt_chars: int = Field(40000, ge=1)
+    max_prompt_chars: int = Field(200000, ge=1)
     max_new_tokens: int = Field(200, ge=1)
     max_n: int = Field(4, ge=1, le=16)
     max_batch: int = Field(32, ge=1, le=1024)
     max_queue: int = Field(64, ge=0)
     window_step: int = Field(256, ge=1)
+    writer_max_seqs: int = Field(8, ge=1)  # sequences (counting n) one writer may have running at once
+    writer_max_queue: int = Field(8, ge=1)  # requests one writer may have waiting; past it: over_quota
 
 
 class Source(Strict):

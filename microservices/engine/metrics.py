@@ -20,6 +20,8 @@ class EngineMetrics:
         self.prefix_lookups = Counter("writeup_prefix_cache_lookups", "Prefix cache lookups", registry=r)
         self.prefix_hits = Counter("writeup_prefix_cache_hits", "Lookups that reused at least one token", registry=r)
         self.prefix_bytes = Gauge("writeup_prefix_cache_bytes", "Bytes held by the prefix cache", registry=r)
+        self.over_quota = Counter("writeup_over_quota", "Requests refused: their writer had too many waiting", registry=r)
+        self.prewarms = Counter("writeup_prewarms", "Prewarms by outcome", ["outcome"], registry=r)
         self.ttft = Histogram("writeup_time_to_first_token_seconds", "Submit to first token", buckets=LATENCY_BUCKETS, registry=r)
         self.itl = Histogram("writeup_inter_token_latency_seconds", "Gap between a sequence's tokens", buckets=LATENCY_BUCKETS, registry=r)
         self.step = Histogram("writeup_decode_step_seconds", "One batched decode step", buckets=LATENCY_BUCKETS, registry=r)

@@ -2,9 +2,10 @@
 
 In the spirit of gpt-fast: plain modules, plain tensors. What serving needs and
 a training model does not:
-  * a slot-based KV cache allocated once (`setup_cache`), where row b of a
-    batch reads and writes cache slot b at its own position;
-  * per-row positions, so sequences of different lengths decode together;
+  * a slot-based KV cache allocated once (`setup_cache`); each row of a
+    batch reads and writes its own slot at its own positions;
+  * packed batches (`Segments`): rows of any lengths (a 2,000-token prefill
+    chunk beside one-token decode rows) share every matmul with no padding;
   * batched multi-LoRA: each row names an adapter (0 = none) and the low-rank
     deltas of every loaded adapter are applied in one pass (see LoRABank).
 """
@@ -58,20 +59,59 @@ class ModelArgs:
 
 
 class KVCache(nn.Module):
-    """One layer's keys and values: [slots, kv_heads, max_seq, head_dim]."""
+    """One layer's keys and values: [slots, kv_heads, max_seq, head_dim].
+    A slot holds one sequence; the engine decides which (see slots.py)."""
 
     def __init__(self, slots: int, n_kv_head: int, max_seq: int, head_dim: int, dtype: torch.dtype):
         super().__init__()
         shape = (slots, n_kv_head, max_seq, head_dim)
-        self.register_buffer("k", torch.zeros(shape, dtype=dtype), persistent=False)
-        self.register_buffer("v", torch.zeros(shape, dtype=dtype), persistent=False)
+        # Not zeroed: attention only reads positions a slot's sequence wrote,
+        # and untouched pages of a large cache cost no memory until used.
+        self.register_buffer("k", torch.empty(shape, dtype=dtype), persistent=False)
+        self.register_buffer("v", torch.empty(shape, dtype=dtype), persistent=False)
 
-    def update(self, rows: Tensor, pos: Tensor, k: Tensor, v: Tensor) -> None:
-        # rows [B], pos [B, T]; k, v [B, kv_heads, T, head_dim]
-        b, t = pos.shape
-        r = rows[:, None].expand(b, t)
-        self.k[r, :, pos] = k.transpose(1, 2)
-        self.v[r, :, pos] = v.transpose(1, 2)
+    def update(self, slot: Tensor, pos: Tensor, k: Tensor, v: Tensor) -> None:
+        # slot, pos [N]: where each packed token goes; k, v [N, kv_heads, head_dim]
+        self.k[slot, :, pos] = k
+        self.v[slot, :, pos] = v
+
+    def copy_range(self, src: int, dst: int, start: int, end: int) -> None:
+        self.k[dst, :, start:end] = self.k[src, :, start:end]
+        self.v[dst, :, start:end] = self.v[src, :, start:end]
+
+
+@dataclass
+class Segments:
+    """A packed batch: each row is `t` new tokens of the sequence in cache
+    slot `slot`, starting at position `start`. Rows of any lengths share one
+    forward with no padding; only attention runs per row, over a view of the
+    row's own slot (no gather, no copy)."""
+    slots: list[int]
+    starts: list[int]
+    lengths: list[int]
+    device: torch.device | str = "cpu"
+
+    def __post_init__(self):
+        self.offsets = [0]
+        for t in self.lengths:
+            self.offsets.append(self.offsets[-1] + t)
+        # Queries of a row may see keys up to their own position; one mask per
+        # multi-token row, shared by every layer.
+        self.masks = [None if t == 1 else attention_mask(torch.tensor([s], device=self.device), t, s + t)[0, 0]
+                      for s, t in zip(self.starts, self.lengths)]
+
+    @property
+    def n_tokens(self) -> int:
+        return self.offsets[-1]
+
+    def positions(self) -> Tensor:
+        return torch.cat([torch.arange(s, s + t) for s, t in zip(self.starts, self.lengths)])
+
+    def token_slots(self) -> Tensor:
+        return torch.cat([torch.full((t,), s) for s, t in zip(self.slots, self.lengths)])
+
+    def last_tokens(self) -> Tensor:
+        return torch.tensor(self.offsets[1:]) - 1
 
 
 class LoRABank(nn.Module):
@@ -98,15 +138,15 @@ class LoRABank(nn.Module):
 
 
 class LoRARows:
-    """Which LoRA adapter each row of a batch uses (0 = none)."""
+    """Which LoRA adapter each packed token uses (0 = none)."""
 
     def __init__(self, adapters: list[int], n_adapters: int, device, dtype):
         first = adapters[0]
         self.single = first - 1 if first and all(a == first for a in adapters) else None
-        self.onehot = torch.zeros(len(adapters), 1, n_adapters, device=device, dtype=dtype)
+        self.onehot = torch.zeros(len(adapters), n_adapters, device=device, dtype=dtype)
         for row, a in enumerate(adapters):
             if a:
-                self.onehot[row, 0, a - 1] = 1
+                self.onehot[row, a - 1] = 1
         self._masks: dict[int, Tensor] = {}
 
     def mask(self, width: int) -> Tensor:
@@ -148,22 +188,26 @@ class Attention(nn.Module):
         self.wo = Linear(a.n_head * a.head_dim, a.dim, bias)
         self.cache: KVCache | None = None
 
-    def forward(self, x, rows, read, pos, mask, rope, lora) -> Tensor:
+    def forward(self, x: Tensor, seg: Segments, where: tuple[Tensor, Tensor], rope, lora) -> Tensor:
         a = self.a
-        b, t, _ = x.shape
+        n = x.shape[0]
         q, k, v = self.wqkv(x, lora).split([a.n_head * a.head_dim, a.n_kv_head * a.head_dim, a.n_kv_head * a.head_dim], -1)
-        q = q.view(b, t, a.n_head, a.head_dim).transpose(1, 2)
-        k = k.view(b, t, a.n_kv_head, a.head_dim).transpose(1, 2)
-        v = v.view(b, t, a.n_kv_head, a.head_dim).transpose(1, 2)
+        q = q.view(n, a.n_head, a.head_dim)
+        k = k.view(n, a.n_kv_head, a.head_dim)
+        v = v.view(n, a.n_kv_head, a.head_dim)
         if rope is not None:
             q, k = apply_rope(q, rope), apply_rope(k, rope)
-        self.cache.update(rows, pos, k, v)
-        span = mask.shape[-1]  # keys 0..span-1 cover every row's positions
-        # `read` is a slice when the rows are one contiguous block of slots
-        # (every decode step): a view, no copy. Otherwise gather the rows.
-        keys, vals = self.cache.k[read, :, :span], self.cache.v[read, :, :span]
-        y = F.scaled_dot_product_attention(q, keys, vals, attn_mask=mask, enable_gqa=a.n_kv_head != a.n_head)
-        return self.wo(y.transpose(1, 2).reshape(b, t, a.n_head * a.head_dim), lora)
+        self.cache.update(*where, k, v)
+        q = q.transpose(0, 1)  # [heads, N, head_dim]
+        gqa = a.n_kv_head != a.n_head
+        out = []
+        for slot, start, t, off, mask in zip(seg.slots, seg.starts, seg.lengths, seg.offsets, seg.masks):
+            end = start + t
+            out.append(F.scaled_dot_product_attention(
+                q[None, :, off:off + t], self.cache.k[slot:slot + 1, :, :end], self.cache.v[slot:slot + 1, :, :end],
+                attn_mask=mask, enable_gqa=gqa)[0])
+        y = out[0] if len(out) == 1 else torch.cat(out, 1)
+        return self.wo(y.transpose(0, 1).reshape(n, a.n_head * a.head_dim), lora)
 
 
 class FeedForward(nn.Module):
@@ -192,8 +236,8 @@ class TransformerBlock(nn.Module):
         self.attention = Attention(a)
         self.feed_forward = FeedForward(a)
 
-    def forward(self, x, rows, read, pos, mask, rope, lora) -> Tensor:
-        h = x + self.attention(self.attention_norm(x), rows, read, pos, mask, rope, lora)
+    def forward(self, x, seg, where, rope, lora) -> Tensor:
+        h = x + self.attention(self.attention_norm(x), seg, where, rope, lora)
         return h + self.feed_forward(self.ffn_norm(h), lora)
 
 
@@ -222,27 +266,24 @@ class Transformer(nn.Module):
         if a.arch == "llama":
             self.rope_cache = rope_table(max_seq, a.head_dim, a.rope_base).to(device)
 
-    def forward(self, tokens: Tensor, slots: list[int], pos: Tensor, mask: Tensor,
-                lora: LoRARows | None = None, logits_at: Tensor | None = None) -> Tensor:
-        """tokens, pos [B, T]; slots: the cache slot of each row; mask
-        [B, 1, T, span] bool, True where a query may attend; lora: which rows
-        use which LoRA adapter, or None (base model only);
-        logits_at [B] the position in T whose logits each row wants (None:
-        all positions). Returns logits [B, V], or [B, T, V] when logits_at is None."""
+    def forward(self, tokens: Tensor, seg: Segments, lora: LoRARows | None = None,
+                logits_at: Tensor | None = None) -> Tensor:
+        """tokens [N]: the packed new tokens of every row of `seg`; lora:
+        which adapter each token uses, or None (base model only); logits_at:
+        indices into N whose logits are wanted (None: all). Returns [len(logits_at) or N, V]."""
         device = tokens.device
-        rows = torch.tensor(slots, device=device)
-        contiguous = slots == list(range(slots[0], slots[0] + len(slots)))
-        read = slice(slots[0], slots[0] + len(slots)) if contiguous else rows
+        pos = seg.positions().to(device)
+        where = (seg.token_slots().to(device), pos)
         x = self.tok_embeddings(tokens)
         rope = None
         if self.pos_embeddings is not None:
             x = x + self.pos_embeddings(pos)
         else:
-            rope = self.rope_cache[pos]  # [B, T, head_dim // 2, 2]
+            rope = self.rope_cache[pos]  # [N, head_dim // 2, 2]
         for layer in self.layers:
-            x = layer(x, rows, read, pos, mask, rope, lora)
+            x = layer(x, seg, where, rope, lora)
         if logits_at is not None:
-            x = x[torch.arange(len(slots), device=device), logits_at]
+            x = x[logits_at.to(device)]
         return self.output(self.norm(x))
 
 
@@ -256,7 +297,7 @@ def apply_rope(x: Tensor, rope: Tensor) -> Tensor:
     # HF Llama layout: the two halves of head_dim are the (real, imag) pairs.
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
-    cos = rope[..., 0].unsqueeze(1).to(x.dtype)  # [B, 1, T, half]
+    cos = rope[..., 0].unsqueeze(1).to(x.dtype)  # [N, 1, half]
     sin = rope[..., 1].unsqueeze(1).to(x.dtype)
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
 

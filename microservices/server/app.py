@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -15,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import protocol
-from ..engine.engine import Busy, Params, Request
+from ..engine.engine import Busy, OverQuota, Request
 from . import openai_api
 from .service import Service
 
@@ -89,6 +90,8 @@ class ComposeSocket:
     def __init__(self, ws: WebSocket, service: Service):
         self.ws, self.service, self.engine = ws, service, service.engine
         self.inflight: dict[str, tuple[Request, set[int]]] = {}
+        # Requests that name no writer share a cache scope with this socket only.
+        self.default_writer = "socket:" + secrets.token_hex(8)
         self.out: asyncio.Queue = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
 
@@ -125,21 +128,25 @@ class ComposeSocket:
             return self._reply(protocol.ProtocolError("duplicate_id", f"Request {msg.id!r} is already in flight; cancel it or use a new id.", msg.id))
         if len(self.inflight) >= MAX_INFLIGHT_PER_SOCKET:
             return self._reply(protocol.ProtocolError("too_many_requests", f"At most {MAX_INFLIGHT_PER_SOCKET} requests may be in flight on one socket.", msg.id))
-        p = msg.params
+        prewarm = isinstance(msg, protocol.Prewarm)
         req = Request(id=msg.id, route=msg.model, prompt=msg.prompt, adapter=self.engine.routes[msg.model],
-                      params=Params(p["max_tokens"], p["temperature"], p["top_k"], p["top_p"], p["n"], p["stop"], p["seed"]),
-                      emit=self._emit)
+                      writer=msg.writer or self.default_writer, prewarm=prewarm, emit=self._emit,
+                      **({} if prewarm else {"params": msg.params}))
         try:
             self.engine.submit(req)
         except Busy:
             return self._reply(protocol.ProtocolError("busy", "The model is serving as many requests as it can; retry in a moment.", msg.id))
-        self.inflight[msg.id] = (req, set(range(p["n"])))
+        except OverQuota:
+            return self._reply(protocol.ProtocolError(
+                "over_quota", f"This writer already has {self.engine.writer_max_queue} requests waiting; "
+                "wait for one to finish or cancel one.", msg.id))
+        self.inflight[msg.id] = (req, set(range(req.n)))
 
     def _reply(self, error: protocol.ProtocolError) -> None:
         self.out.put_nowait((False, error.as_message()))
 
-    def _emit(self, event: dict) -> None:  # engine thread
-        self.loop.call_soon_threadsafe(self.out.put_nowait, (True, event))
+    def _emit(self, event) -> None:  # engine thread
+        self.loop.call_soon_threadsafe(self.out.put_nowait, (True, event.to_wire()))
 
     async def _write(self) -> None:
         while True:

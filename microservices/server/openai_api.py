@@ -8,6 +8,8 @@ their matching exceptions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import hmac
 import json
 import os
@@ -19,7 +21,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import protocol
-from ..engine.engine import Busy, Params, Request
+from ..engine.engine import Busy, OverQuota, Request
+from ..engine.events import Done, Error, Token
 from .service import Service
 
 # OpenAI parameters we accept only at their neutral values.
@@ -45,15 +48,24 @@ def api_keys() -> list[str]:
     return [k for k in os.environ.get("WRITEUP_API_KEYS", "").split(",") if k.strip()]
 
 
-def check_auth(request: HttpRequest) -> None:
+def check_auth(request: HttpRequest) -> str:
+    """The caller's API key ("" when keys are off); 401 when it is wrong."""
     keys = api_keys()
     if not keys:  # off by default: the microservice listens on loopback behind the LB
-        return
+        return ""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not any(hmac.compare_digest(token, k.strip()) for k in keys):
         raise ApiError(401, "Missing or invalid API key; send 'Authorization: Bearer <key>'.",
                        "invalid_request_error", code="invalid_api_key")
+    return token
+
+
+def writer_key(api_key: str, user) -> str:
+    """The cache scope and fair-share key of an API caller: its key, and
+    within it the body's `user`, so end users of one key never share a cache."""
+    user = user if isinstance(user, str) else ""
+    return "api:" + hashlib.sha256(f"{api_key}\0{user}".encode()).hexdigest()[:32]
 
 
 def routes(service: Service) -> list[Route]:
@@ -70,22 +82,27 @@ def routes(service: Service) -> list[Route]:
 
     async def completions(request: HttpRequest):
         try:
-            check_auth(request)
+            key = check_auth(request)
             body = await _body(request)
             reqs, stream, include_usage = _requests(body, service)
         except ApiError as e:
             return e.response()
+        writer = writer_key(key, body.get("user"))
         queue: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         submitted = []
         try:
             for i, kw in enumerate(reqs):
-                req = Request(id=str(i), emit=lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev), **kw)
+                req = Request(id=str(i), emit=lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev),
+                              writer=writer, **kw)
                 engine.submit(req)
                 submitted.append(req)
-        except Busy:
+        except (Busy, OverQuota) as e:
             for req in submitted:
                 engine.cancel(req)
+            if isinstance(e, OverQuota):
+                return ApiError(429, f"This API key (or user) already has {engine.writer_max_queue} requests waiting; "
+                                "wait for some to finish.", "rate_limit_exceeded", code="over_quota").response()
             return ApiError(429, "The model is serving as many requests as it can; retry in a moment.",
                             "rate_limit_exceeded", code="busy").response()
         meta = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
@@ -105,7 +122,7 @@ def routes(service: Service) -> list[Route]:
         gone.cancel()
         choices, usage, error = collect.result()
         if error:
-            return ApiError(500, error["message"], "server_error", code=error["code"]).response()
+            return ApiError(500, error.message, "server_error", code=error.code).response()
         return JSONResponse({**meta, "choices": choices, "usage": usage})
 
     return [Route("/v1/models", models), Route("/{route}/v1/models", models),
@@ -178,12 +195,11 @@ def _requests(body: dict, service: Service) -> tuple[list[dict], bool, bool]:
         raise ApiError(400, "`stream` must be a boolean.", param="stream")
     opts = body.get("stream_options") or {}
     include_usage = bool(isinstance(opts, dict) and opts.get("include_usage"))
-    params = Params(p["max_tokens"], p["temperature"], p["top_k"], p["top_p"], p["n"], p["stop"], p["seed"])
     # Each prompt is one engine request; seeds differ per prompt so a list
     # of identical prompts does not return identical choices.
     out = []
     for i, prompt in enumerate(prompts):
-        pp = params if params.seed is None else Params(**{**params.__dict__, "seed": params.seed + i * params.n})
+        pp = p if p.seed is None else dataclasses.replace(p, seed=p.seed + i * p.n)
         out.append({"route": model, "prompt": prompt, "params": pp, "adapter": service.engine.routes[model]})
     return out, stream, include_usage
 
@@ -195,13 +211,13 @@ async def _collect(queue: asyncio.Queue, n_reqs: int, n: int):
     left = n_reqs * n
     while left:
         ev = await queue.get()
-        r = int(ev["id"])
-        if ev["type"] == "token":
-            texts[r][ev["index"]] += ev["text"]
-        elif ev["type"] == "done":
-            finish[r][ev["index"]] = ev["finish_reason"]
-            prompt_tokens[r] = ev["usage"]["prompt_tokens"]
-            completion_tokens += ev["usage"]["completion_tokens"]
+        r = int(ev.id)
+        if isinstance(ev, Token):
+            texts[r][ev.index] += ev.text
+        elif isinstance(ev, Done):
+            finish[r][ev.index] = ev.finish_reason
+            prompt_tokens[r] = ev.usage.prompt_tokens
+            completion_tokens += ev.usage.completion_tokens
             left -= 1
         else:
             return None, None, ev
@@ -225,16 +241,17 @@ async def _sse(queue: asyncio.Queue, reqs: list[Request], engine, meta: dict, n:
     try:
         while left:
             ev = await queue.get()
-            r = int(ev["id"])
-            if ev["type"] == "error":
-                yield _event({"error": {"message": ev["message"], "type": "server_error", "param": None, "code": ev["code"]}})
+            r = int(ev.id)
+            if isinstance(ev, Error):
+                yield _event({"error": {"message": ev.message, "type": "server_error", "param": None, "code": ev.code}})
                 break
-            choice = {"text": ev.get("text", ""), "index": r * n + ev["index"], "logprobs": None, "finish_reason": None}
-            if ev["type"] == "done":
+            choice = {"text": ev.text if isinstance(ev, Token) else "", "index": r * n + ev.index, "logprobs": None,
+                      "finish_reason": None}
+            if isinstance(ev, Done):
                 left -= 1
-                choice["finish_reason"] = ev["finish_reason"]
-                prompt_tokens[r] = ev["usage"]["prompt_tokens"]
-                completion_tokens += ev["usage"]["completion_tokens"]
+                choice["finish_reason"] = ev.finish_reason
+                prompt_tokens[r] = ev.usage.prompt_tokens
+                completion_tokens += ev.usage.completion_tokens
             yield _event({**meta, "choices": [choice]})
         if include_usage:
             pt = sum(prompt_tokens.values())

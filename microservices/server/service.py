@@ -51,10 +51,11 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         index = {m.route: 0 for m in routes if not m.adapter}
         index.update({m.route: i + 1 for i, m in enumerate(lora)})
     lim = base.limits
-    engine = Engine(model, tok, routes=index, max_batch=lim.max_batch, max_queue=lim.max_queue,
-                    context=lim.context, window_step=lim.window_step, prefix_cache_mb=prefix_cache_mb,
+    engine = Engine(model, tok, routes=index, n_adapters=max(index.values()), max_batch=lim.max_batch,
+                    max_queue=lim.max_queue, context=lim.context, window_step=lim.window_step,
+                    reserve_tokens=lim.max_new_tokens, prefix_cache_mb=prefix_cache_mb,
+                    writer_max_seqs=lim.writer_max_seqs, writer_max_queue=lim.writer_max_queue,
                     metrics=EngineMetrics(), threads=threads)
-    engine.n_adapters = max(index.values())
     log.info("instance %s: %s loaded on %s in %.1f s, routes %s", inst.id, base.route,
              engine.device, time.perf_counter() - t0, ", ".join(index))
     return Service(inst.id, engine, {m.route: m for m in routes})

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from microservices.engine.engine import Params, Request
+from microservices.engine.engine import Request
+from microservices.sampling_params import SamplingParams
 from tests.fuzz.messages import BACKEND_CODES, MICROSERVICE_CODES, exchange
 from tests.microservices.conftest import Collector, make_engine
 
@@ -84,8 +85,8 @@ def test_a_prompt_the_tokenizer_refuses_fails_alone(tiny_registry):
     try:
         c = Collector(engine)
         ok = c.request("ok", "Once upon a time", max_tokens=32, temperature=0)
-        bad = Request(id="bad", route="tiny", prompt=f"a{SURROGATE}b", params=Params(max_tokens=4),
-                      emit=c.events.put, adapter=0)
+        bad = Request(id="bad", route="tiny", prompt=f"a{SURROGATE}b", params=SamplingParams(max_tokens=4),
+                      emit=lambda ev: c.events.put(ev.to_wire()), adapter=0)
         engine.submit(bad)
         out = c.collect([ok, bad])
         assert out["bad"]["error"]["code"] == "invalid_request"

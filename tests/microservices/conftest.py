@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from microservices.engine.engine import Engine, Params, Request
+from microservices.engine.engine import Engine, Request
+from microservices.sampling_params import SamplingParams
 from microservices.engine.loader import load_model, load_tokenizer
 
 
@@ -17,10 +18,10 @@ class Collector:
         self.engine = engine
         self.events: queue.SimpleQueue = queue.SimpleQueue()
 
-    def request(self, rid: str, prompt: str, route: str | None = None, **params) -> Request:
+    def request(self, rid: str, prompt: str, route: str | None = None, writer: str = "", **params) -> Request:
         route = route or next(iter(self.engine.routes))
-        req = Request(id=rid, route=route, prompt=prompt, params=Params(**params), emit=self.events.put,
-                      adapter=self.engine.routes[route])
+        req = Request(id=rid, route=route, prompt=prompt, params=SamplingParams(**params),
+                      emit=lambda ev: self.events.put(ev.to_wire()), adapter=self.engine.routes[route], writer=writer)
         self.engine.submit(req)
         return req
 
@@ -52,6 +53,9 @@ class Collector:
 
 
 def make_engine(folder: Path, **kw) -> Engine:
+    # Most tests send everything as one writer; fair-share limits are tested on their own.
+    kw.setdefault("writer_max_queue", 1024)
+    kw.setdefault("writer_max_seqs", kw.get("max_batch", 32))
     model = load_model(folder, "cpu")
     engine = Engine(model, load_tokenizer(folder), routes=kw.pop("routes", {"tiny": 0}), **kw)
     engine.start()

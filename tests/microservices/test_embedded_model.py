@@ -6,7 +6,7 @@ from transformers import AutoModelForCausalLM
 
 from microservices import registry, weights
 from microservices.engine.loader import load_model, load_tokenizer
-from microservices.engine.model import attention_mask
+from microservices.engine.model import Segments
 from tests.microservices.conftest import Collector, make_engine
 
 
@@ -31,7 +31,7 @@ def test_logits_match_transformers(smollm2_dir):
     t = ids.shape[1]
     hf = AutoModelForCausalLM.from_pretrained(smollm2_dir).eval()
     with torch.no_grad():
-        a = ours(ids, [0], torch.arange(t)[None], attention_mask(torch.tensor([0]), t, t))[0]
+        a = ours(ids[0], Segments([0], [0], [t]))
         torch.testing.assert_close(a, hf(ids).logits[0], atol=2e-3, rtol=1e-3)
 
 

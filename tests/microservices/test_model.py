@@ -4,14 +4,13 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from microservices.engine.loader import load_model, load_tokenizer
-from microservices.engine.model import attention_mask
+from microservices.engine.model import Segments
 
 PROMPT = "The lighthouse keeper climbed the stairs, café au lait in hand 😀, and"
 
 
-def _full(model, ids):
-    t = ids.shape[1]
-    return model(ids, [0], torch.arange(t)[None], attention_mask(torch.tensor([0]), t, t))[0]
+def _full(model, ids, slot=0):
+    return model(ids[0], Segments([slot], [0], [ids.shape[1]]))
 
 
 @pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
@@ -30,14 +29,33 @@ def test_cached_decode_matches_full_forward(tiny_dir, name):
     folder = tiny_dir / name
     m = load_model(folder, "cpu")
     m.setup_cache(3, 128)
-    ids = load_tokenizer(folder)(PROMPT, return_tensors="pt").input_ids
-    t = ids.shape[1]
+    ids = load_tokenizer(folder)(PROMPT, return_tensors="pt").input_ids[0]
+    t = len(ids)
     with torch.no_grad():
-        full = _full(m, ids)
+        full = _full(m, ids[None])
         m.setup_cache(3, 128)
         s = t // 2
-        m(ids[:, :s], [1], torch.arange(s)[None], attention_mask(torch.tensor([0]), s, s))
-        m(ids[:, s:t - 1], [1], torch.arange(s, t - 1)[None], attention_mask(torch.tensor([s]), t - 1 - s, t - 1))
-        last = m(ids[:, t - 1:], [1], torch.tensor([[t - 1]]), attention_mask(torch.tensor([t - 1]), 1, t),
-                 logits_at=torch.zeros(1, dtype=torch.long))
+        m(ids[:s], Segments([1], [0], [s]))
+        m(ids[s:t - 1], Segments([1], [s], [t - 1 - s]))
+        last = m(ids[t - 1:], Segments([1], [t - 1], [1]))
     torch.testing.assert_close(last[0], full[-1], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_packed_rows_of_different_lengths_equal_each_alone(tiny_dir, name):
+    """A chunk of one sequence, a decode row of another and a fresh prompt in
+    one packed forward give each row the logits it gets alone."""
+    folder = tiny_dir / name
+    m = load_model(folder, "cpu")
+    m.setup_cache(4, 128)
+    ids = load_tokenizer(folder)(PROMPT, return_tensors="pt").input_ids[0]
+    t = len(ids)
+    with torch.no_grad():
+        alone = [_full(m, ids[None, :k], slot=3)[-1] for k in (t, t - 2, 5)]
+        m.setup_cache(4, 128)
+        m(ids[:8], Segments([0], [0], [8]))
+        m(ids[:t - 3], Segments([1], [0], [t - 3]))
+        packed = m(torch.cat([ids[8:t], ids[t - 3:t - 2], ids[:5]]),
+                   Segments([0, 1, 2], [8, t - 3, 0], [t - 8, 1, 5]), logits_at=torch.tensor([t - 9, t - 8, t - 3]))
+    for got, want in zip(packed, alone):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)

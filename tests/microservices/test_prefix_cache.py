@@ -3,7 +3,7 @@ longest valid prefix, and memory stays within the budget."""
 import pytest
 import torch
 
-from microservices.engine.prefix_cache import PrefixCache
+from microservices.engine.slots import SlotPool
 from tests.microservices.conftest import Collector, make_engine
 
 DOC = ("The harbour town woke slowly. Fishermen mended nets along the quay while gulls argued over scraps, "
@@ -47,42 +47,70 @@ def test_edit_in_the_middle_falls_back_to_the_valid_prefix(engines):
     assert 0 < reused <= valid
 
 
-def test_adapter_is_part_of_the_key():
-    cache = PrefixCache(budget_bytes=10**8, min_tokens=1)
-    toks = torch.arange(20)
-    cache.insert(0, toks, torch.zeros(2, 2, 1, 20, 4))
-    assert cache.lookup(1, toks)[0] is None
-    assert cache.lookup(0, toks)[1] == 20
+def test_scope_is_writer_and_adapter():
+    pool = SlotPool([0, 1, 2], per_scope=4)
+    ids = torch.arange(40)
+    slot, hit = pool.take(("ada", 0), ids)
+    pool.park(slot, ("ada", 0), ids)
+    assert pool.take(("bob", 0), ids)[1] == 0  # another writer: no hit, whatever the text
+    assert pool.take(("ada", 1), ids)[1] == 0  # another adapter: other keys and values
+    assert pool.take(("ada", 0), torch.cat([ids, torch.tensor([7])])) == (slot, 40)
 
 
-def test_lru_eviction_respects_the_budget():
-    entry_bytes = 2 * 2 * 1 * 20 * 4 * 4 + 20 * 8
-    cache = PrefixCache(budget_bytes=entry_bytes * 3, min_tokens=1)
-    for i in range(3):
-        cache.insert(0, torch.arange(20) + 100 * i, torch.zeros(2, 2, 1, 20, 4))
-    cache.lookup(0, torch.arange(20))  # touch the first: the second is now oldest
-    cache.insert(0, torch.arange(20) + 300, torch.zeros(2, 2, 1, 20, 4))
-    assert cache.nbytes <= cache.budget and len(cache.entries) == 3
-    assert cache.lookup(0, torch.arange(20) + 100)[1] == 0  # evicted
-    assert cache.lookup(0, torch.arange(20))[1] == 20
+def test_lru_eviction_and_per_writer_cap():
+    pool = SlotPool([0, 1, 2, 3], per_scope=2)
+    for i, writer in enumerate(["ada", "ada", "ada", "bob"]):
+        s, _ = pool.take((writer, 0), torch.arange(i * 100, i * 100 + 20))
+        pool.park(s, (writer, 0), torch.arange(i * 100, i * 100 + 20))
+    assert len(pool.parked(("ada", 0))) == 2  # ada's oldest draft made room for her newest
+    assert pool.take(("ada", 0), torch.arange(0, 20))[1] == 0
+    # every slot busy or parked: a new writer evicts the least recently used parked slot
+    busy = [pool.take((f"w{i}", 0), torch.arange(20)) for i in range(3)]
+    assert all(b is not None for b in busy) and pool.take(("z", 0), torch.arange(20)) is None
 
 
-def test_superseded_prefix_entries_are_replaced():
-    cache = PrefixCache(budget_bytes=10**8, min_tokens=1)
-    cache.insert(0, torch.arange(10), torch.zeros(1, 2, 1, 10, 2))
-    cache.insert(0, torch.arange(15), torch.zeros(1, 2, 1, 15, 2))
-    assert len(cache.entries) == 1
+def test_short_matches_do_not_claim_a_writers_other_draft():
+    pool = SlotPool([0, 1], per_scope=4, min_tokens=16)
+    a, _ = pool.take(("ada", 0), torch.arange(100))
+    pool.park(a, ("ada", 0), torch.arange(100))
+    other = torch.cat([torch.arange(5), torch.arange(500, 600)])  # shares 5 tokens only
+    b, hit = pool.take(("ada", 0), other)
+    assert hit == 0 and b is not a and pool.take(("ada", 0), torch.arange(100))[1] == 100
+
+
+def test_writers_do_not_share_or_count_each_others_cache(engines):
+    cold, warm = engines
+    warm.run("a0", DOC, writer="ada", max_tokens=4, temperature=0)
+    bob = warm.run("b0", DOC + " And", writer="bob", max_tokens=8, temperature=0)
+    assert bob["usage"][0]["cached_tokens"] == 0  # Bob guessed Ada's text exactly: no hit, no count
+    ada = warm.run("a1", DOC + " And", writer="ada", max_tokens=8, temperature=0)
+    assert ada["usage"][0]["cached_tokens"] >= len(warm.engine.tokenize(DOC)) - 2
+    assert ada["texts"] == bob["texts"] == cold.run("c", DOC + " And", max_tokens=8, temperature=0)["texts"]
+
+
+def test_a_hit_adds_only_the_new_tokens_in_place(engines):
+    """Versions of a draft share one slot: the next request computes only
+    the tokens past what the slot already holds, and moves nothing."""
+    _, warm = engines
+    engine = warm.engine
+    warm.run("v0", DOC, writer="ada", max_tokens=4, temperature=0)
+    (slot,) = engine.pool.parked(("ada", 0))
+    r = warm.run("v1", DOC + " The end", writer="ada", max_tokens=1, temperature=0)
+    prefilled = r["usage"][0]["prompt_tokens"] - r["usage"][0]["cached_tokens"]
+    assert r["usage"][0]["cached_tokens"] >= len(engine.tokenize(DOC)) - 2
+    assert prefilled <= 8 and engine.pool.parked(("ada", 0)) == [slot]
 
 
 def test_tiny_budget_evicts_and_stays_correct(tiny_dir, engines):
     cold, _ = engines
-    small = make_engine(tiny_dir / "tiny-llama", max_batch=4, context=512, prefix_cache_mb=0.05)
+    small = make_engine(tiny_dir / "tiny-llama", max_batch=4, context=512, prefix_cache_mb=0.6)  # ~1 parked slot
     try:
         c = Collector(small)
         for i in range(4):
             p = f"Story {i}: " + DOC
             assert c.run(f"s{i}", p, max_tokens=8, temperature=0)["texts"] == cold.run(f"k{i}", p, max_tokens=8, temperature=0)["texts"]
-            assert small.prefix.nbytes <= small.prefix.budget
+        # memory is the budget's slots beyond a full batch, allocated once (idle batch slots park too)
+        assert len(small.pool.slots) - small.max_batch == int(0.6 * 2**20 // small.slot_bytes) >= 1
     finally:
         small.stop()
 
