@@ -12,8 +12,9 @@
 Drafts are 1,000-3,000 words by default (`--drafts long`); `--drafts short`
 is 40-120 words, `--draft-words FILE` draws from real drafts' word counts.
 
-Exit status: 0 every stage met the thresholds, 1 a stage missed one, 2 the
-target could not be used at all.
+Exit status: 0 every stage met the thresholds (or, with --capacity, the
+table was measured), 1 a stage missed one, 2 the target or an option could
+not be used at all.
 """
 from __future__ import annotations
 

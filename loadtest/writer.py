@@ -58,6 +58,11 @@ class Target:
     http_url: str | None = None  # backend: REST for drafts and autosave
     max_prompt_chars: int | None = None  # the model's limit, when the backend reports it
 
+    @property
+    def backend(self) -> bool:
+        """The backend's /ws/compose/ (it checks the Origin), not a route socket."""
+        return self.origin is not None
+
 
 @dataclass(eq=False)
 class Stream:
@@ -181,7 +186,7 @@ class Writer:
         msg = {"type": "prewarm", "model": self.target.model, "prompt": self.body[-self.prompt_chars:]}
         if self.document is not None:
             msg["document"] = self.document["id"]
-        if self.target.http_url is None:
+        if not self.target.backend:
             self.count += 1
             msg["id"] = f"p{self.index}-{self.count}"
         measured = self.loop.time() >= self.rec.since

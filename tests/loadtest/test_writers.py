@@ -29,7 +29,8 @@ class FakeRoute:
             m = json.loads(raw)
             seen.append(m)
             if m["type"] == "prewarm":
-                await ws.send(json.dumps({"type": "done", "id": m["id"], "index": 0, "finish_reason": "prefilled"}))
+                if "id" in m:  # the backend answers nothing to the editor's id-less prewarm
+                    await ws.send(json.dumps({"type": "done", "id": m["id"], "index": 0, "finish_reason": "prefilled"}))
             elif m["type"] == "generate" and not self.silent:
                 for i in range(m["params"]["n"]):
                     for word in (" and", " then"):
@@ -40,10 +41,11 @@ class FakeRoute:
                     await ws.send(json.dumps({"type": "done", "id": m["id"], "index": i, "finish_reason": "cancelled"}))
 
 
-async def run(route: FakeRoute, behaviour: Behaviour, writers=2, duration=1.0):
+async def run(route: FakeRoute, behaviour: Behaviour, writers=2, duration=1.0, backend=False):
     async with serve(route.handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        target = Target(f"ws://127.0.0.1:{port}/smollm2/ws", "smollm2")
+        origin = f"http://127.0.0.1:{port}" if backend else None  # the backend's socket checks the Origin
+        target = Target(f"ws://127.0.0.1:{port}/smollm2/ws", "smollm2", origin=origin)
         return await stage(target, behaviour, writers, warmup=0, duration=duration, seed=4, drafts=preset("long"))
 
 
@@ -64,6 +66,14 @@ async def test_writers_open_a_long_draft_prewarm_it_and_time_the_first_suggestio
         prompts.add(opened)
     assert len(prompts) == 2  # each writer its own text
     assert rec.prewarms["sent"] == rec.prewarms["prefilled"] > 0
+
+
+async def test_through_the_backend_prewarm_is_sent_as_the_editor_sends_it():
+    route = FakeRoute()
+    summary, rec = await run(route, FAST, writers=1, backend=True)
+    prewarms = [m for messages in route.received for m in messages if m["type"] == "prewarm"]
+    assert prewarms and all(set(m) == {"type", "model", "prompt"} for m in prewarms)  # no id (no --documents here)
+    assert summary["prewarms"] == {"sent": len(prewarms)} and summary["errors"] == 0
 
 
 async def test_no_prewarm_sends_none():
