@@ -17,7 +17,8 @@ from microservices import protocol
 # provokes it has found a bug.
 MICROSERVICE_CODES = {"invalid_json", "message_too_large", "unknown_type", "invalid_request", "duplicate_id",
                       "unknown_model", "prompt_too_long", "unknown_request", "busy", "too_many_requests"}
-BACKEND_CODES = MICROSERVICE_CODES | {"rate_limited", "model_unavailable", "timeout", "forbidden", "sync_unavailable"}
+BACKEND_CODES = MICROSERVICE_CODES | {"rate_limited", "model_unavailable", "timeout", "forbidden", "sync_unavailable",
+                                     "over_quota"}
 FINISH_REASONS = {"length", "stop", "cancelled"}
 
 # Text a socket can carry (no lone surrogates) and text only JSON escapes can:
