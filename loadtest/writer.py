@@ -106,7 +106,13 @@ class Writer:
     async def run(self, stop_at: float) -> None:
         try:
             while self.loop.time() < stop_at:
-                await self._open_draft()
+                try:
+                    await self._open_draft()
+                except httpx.HTTPError as e:
+                    # The drafts API failing fails the writer's stage as a socket would; retry like the editor.
+                    self._failed("drafts_api", f"drafts API: {type(e).__name__}: {e}")
+                    await asyncio.sleep(1.0)
+                    continue
                 until = stop_at
                 if self.b.draft_seconds:
                     until = min(stop_at, self.loop.time() + self.b.draft_seconds * self.rng.uniform(0.5, 1.5))
@@ -116,19 +122,17 @@ class Writer:
                     except ConnectionClosed:
                         pass  # its streams already counted as errors; reconnect like the editor does
                     except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
-                        self.rec.connect_failures += 1
-                        if self.loop.time() >= self.rec.since:
-                            self.rec.error("connect_failed")
-                        self.rec.last_failure = f"{type(e).__name__}: {e}"
+                        self._failed("connect_failed", f"{type(e).__name__}: {e}")
                         await asyncio.sleep(1.0)
-        except httpx.HTTPError as e:
-            # The drafts API failing is the stage failing: say so, as for a socket.
-            self.rec.connect_failures += 1
-            self.rec.error("drafts_api")
-            self.rec.last_failure = f"drafts API: {type(e).__name__}: {e}"
         finally:
             if self.http is not None:
                 await self.http.aclose()
+
+    def _failed(self, code: str, why: str) -> None:
+        self.rec.connect_failures += 1
+        if self.loop.time() >= self.rec.since:
+            self.rec.error(code)
+        self.rec.last_failure = why
 
     async def _session(self, until: float) -> None:
         headers = {}
@@ -333,13 +337,16 @@ class Writer:
         the editor creates one (POST with its text) and then opened (GET)."""
         self.body = prose.join("", self.words.words(self.drafts.draw(self.rng)))
         self._opening = True
+        if self.target.http_url is not None:
+            await self._create_document()
         self._prewarmed_at = self._saved_at = self.loop.time()
         if self.loop.time() >= self.rec.since:
             self.rec.opened += 1
-        if self.target.http_url is None:
-            return
+
+    async def _create_document(self) -> None:
         if self.http is None:
             self.http = httpx.AsyncClient(base_url=self.target.http_url, timeout=30, trust_env=False)
+        if "X-CSRFToken" not in self.http.headers:
             csrf = (await self.http.get("/api/session/")).raise_for_status().json()["csrf"]
             self.http.headers["X-CSRFToken"] = csrf
         self.drafts_opened += 1
@@ -349,7 +356,6 @@ class Writer:
         r = await self.http.get(f"/api/documents/{r.json()['id']}/")
         r.raise_for_status()
         self.document = r.json()
-        self._prewarmed_at = self._saved_at = self.loop.time()
 
     async def _autosave(self) -> None:
         if self.document is None or not self.b.autosave_every:
