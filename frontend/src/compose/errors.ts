@@ -4,6 +4,7 @@ const MESSAGES: Record<string, string> = {
   model_unavailable: 'This model is not available right now. Pick another model or try again later.',
   rate_limited: 'Suggestions are coming too fast. Slowing down for a moment.',
   too_many_requests: 'Too many suggestions at once. Trying again in a moment.',
+  over_quota: 'You have as many suggestions coming as you may at once (counting your other tabs). Trying again in a moment.',
   prompt_too_long: 'The text before the cursor is too long for this model.',
   timeout: 'The model took too long to answer. Keep typing to try again.',
   invalid_request: 'The suggestion settings were refused. Try resetting them in Settings.',
@@ -26,7 +27,7 @@ export function syncMessage(code: string): string {
 }
 
 /** Codes worth one automatic retry: the server said "not now", not "no". */
-export const TRANSIENT_CODES = new Set(['busy', 'rate_limited', 'too_many_requests'])
+export const TRANSIENT_CODES = new Set(['busy', 'rate_limited', 'too_many_requests', 'over_quota'])
 
 /** Codes that need no message at all. */
 export const SILENT_CODES = new Set(['unknown_request'])

@@ -1,29 +1,24 @@
 /**
  * One open draft: loading it (server copy and this browser's copy), autosave,
- * the local copy on every change, and updates saved by other tabs.
+ * the local copy on every change, and updates saved by other tabs (watched
+ * over the page's compose socket).
  */
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import { ApiError } from '../api/client'
 import { documents, type DocumentRecord, type Visibility } from '../api/documents'
-import { spansFromApi, type Span } from '../api/spans'
+import { spansFromApi } from '../api/spans'
+import { syncMessage } from '../compose/errors'
+import type { ComposeSocket } from '../compose/socket'
 import { TAB_ID } from '../compose/tab'
 import type { Value } from '../editor/schema'
 import { navigate } from '../routes'
 import { Autosaver, type SaveState, type Snapshot } from './autosave'
 import { emptyValue, fromBody, suggestedSpans, toBody } from './body'
 import { planOpen } from './open'
+import { remoteUpdate, type RemoteUpdate } from './remote'
 import { moveLocal, readLocal, removeLocal, writeLocal, type LocalDraft } from './localCopy'
 
 export type DraftPhase = 'loading' | 'ready' | 'missing' | 'failed'
-
-export interface RemoteUpdate {
-  origin?: string | null
-  version: number
-  title: string
-  body: string
-  /** Straight off the socket: code point offsets, as the API counts. */
-  spans?: Span[]
-}
 
 interface Loaded {
   phase: DraftPhase
@@ -40,7 +35,7 @@ interface Loaded {
 const IDLE_SAVE: SaveState = { status: 'saved', id: null, version: null, message: null, gone: false }
 const noSaver = { subscribe: () => () => {}, getState: () => IDLE_SAVE }
 
-export function useDraft(routeId: string | null) {
+export function useDraft(routeId: string | null, socket: ComposeSocket) {
   const [loaded, setLoaded] = useState<Loaded>({
     phase: 'loading',
     title: '',
@@ -219,9 +214,30 @@ export function useDraft(routeId: string | null) {
     [keepLocally],
   )
 
+  // Saves of this draft made in other tabs arrive over the compose socket.
+  const id = save.id ?? routeId
+  const [syncProblem, setSyncProblem] = useState<string | null>(null)
+  useEffect(() => {
+    setSyncProblem(null)
+    socket.watch(id)
+  }, [socket, id])
+  useEffect(
+    () =>
+      socket.onMessage((m) => {
+        if (m.document !== id) return
+        if (m.type === 'document_updated') {
+          const update = remoteUpdate(m)
+          if (update) applyRemote(update)
+        } else if (m.type === 'watching') setSyncProblem(null)
+        else if (m.type === 'error' && !m.id) setSyncProblem(syncMessage(String(m.code)))
+      }),
+    [socket, id, applyRemote],
+  )
+
   return {
     ...loaded,
-    id: save.id ?? routeId,
+    id,
+    syncProblem,
     save,
     notice,
     dismissNotice: () => setNotice(null),

@@ -26,3 +26,8 @@ export function atParagraphEnd(editor: Editor): boolean {
   if (!selection || !Range.isCollapsed(selection)) return false
   return Editor.isEnd(editor, selection.anchor, selection.anchor.path.slice(0, 1))
 }
+
+/** The whole body text, paragraphs joined by newlines (as before a cursor at the end). */
+export function wholeText(editor: Editor): string {
+  return editor.children.map((block) => Node.string(block)).join('\n')
+}

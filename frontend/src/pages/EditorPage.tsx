@@ -14,9 +14,8 @@ import { ShareButton } from '../components/ShareButton'
 import { ShortcutHelp } from '../components/ShortcutHelp'
 import { StatusLine } from '../components/StatusLine'
 import { SuggestionPanel } from '../components/SuggestionPanel'
-import { syncMessage } from '../compose/errors'
 import { useComposeSocket, useConnectionStatus } from '../compose/useComposeSocket'
-import { useDraft, type RemoteUpdate } from '../drafts/useDraft'
+import { useDraft } from '../drafts/useDraft'
 import { BodyEditor } from '../editor/BodyEditor'
 import { withWriteup } from '../editor/plugins'
 import type { Value } from '../editor/schema'
@@ -36,7 +35,7 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
   const { models, error: modelsError } = useModels()
   const [settings, updateSettings] = useSettings()
   const model = chooseModel(models, settings.model)
-  const draft = useDraft(routeId)
+  const draft = useDraft(routeId, socket)
   const suggestions = useSuggestions({ socket, settings, model, documentId: draft.id })
   const [panel, setPanel] = useState<Panel>(null)
   const [help, setHelp] = useState(false)
@@ -61,25 +60,10 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
     } catch {
       // Not mounted yet on the first paint; the writer's click will place the cursor.
     }
+    // Prefill the draft now, so the first pause in typing finds it cached.
+    suggestions.opened(editor)
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [editor, draft.phase])
-
-  const { applyRemote } = draft
-  const [syncProblem, setSyncProblem] = useState<string | null>(null)
-  useEffect(() => {
-    setSyncProblem(null)
-    socket.watch(draft.id)
-  }, [socket, draft.id])
-  useEffect(
-    () =>
-      socket.onMessage((m) => {
-        if (m.document !== draft.id) return
-        if (m.type === 'document_updated') applyRemote(m as unknown as RemoteUpdate)
-        else if (m.type === 'watching') setSyncProblem(null)
-        else if (m.type === 'error' && !m.id) setSyncProblem(syncMessage(String(m.code)))
-      }),
-    [socket, draft.id, applyRemote],
-  )
 
   useEffect(() => {
     document.title = `${draft.title.trim() || 'Untitled'} · writeup`
@@ -233,7 +217,7 @@ export function EditorPage({ routeId }: { routeId: string | null }) {
         messages={[
           suggestions.state.error?.message,
           draft.save.message,
-          syncProblem,
+          draft.syncProblem,
           model && !model.available ? `${model.name} is unavailable: ${model.reason}` : null,
           models.length > 0 && !model?.available ? 'No model is available right now; suggestions are paused.' : null,
         ]}

@@ -84,10 +84,21 @@ describe('debounce', () => {
     expect(generates()).toHaveLength(1)
   })
 
-  it('trims the prompt from the left to the model limit', () => {
-    const { machine, generates } = setup({ maxPromptChars: 5 })
-    machine.requestNow('abcdefghij')
-    expect(generates()[0].prompt).toBe('fghij')
+  it('sends the whole text up to the model limit', () => {
+    const { machine, generates } = setup({ maxPromptChars: 200_000 })
+    const text = 'word '.repeat(39_000)
+    machine.requestNow(text)
+    expect(generates()[0].prompt).toBe(text)
+  })
+
+  it('cuts a longer text at a stable boundary, not a moving one', () => {
+    const { machine, generates } = setup({ maxPromptChars: 200_000 })
+    const draft = 'x'.repeat(230_000)
+    machine.requestNow(draft)
+    machine.requestNow(draft + 'more')
+    const [first, second] = generates().map((m) => m.prompt as string)
+    expect(first).toBe(draft.slice(50_000))
+    expect(second).toBe((draft + 'more').slice(50_000)) // same start: the cached prefix still matches
   })
 
   it('does nothing without a model', () => {

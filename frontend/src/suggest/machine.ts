@@ -5,6 +5,7 @@
  * it server messages, and it sends through a function it is given.
  */
 import { humanMessage, SILENT_CODES, TRANSIENT_CODES } from '../compose/errors'
+import { promptWindow } from './window'
 import { nextWord, trimLeadingSpace } from './words'
 
 export type Phase = 'idle' | 'waiting' | 'streaming' | 'ready' | 'error'
@@ -23,6 +24,7 @@ export interface RequestContext {
   model: string
   params: SuggestParams
   document?: string | null
+  /** The model's `limits.max_prompt_chars`; longer text is windowed (window.ts). */
   maxPromptChars?: number
 }
 
@@ -307,12 +309,11 @@ export class SuggestionMachine {
       return
     }
     const id = this.newId()
-    const max = context.maxPromptChars
     const message: Record<string, unknown> = {
       type: 'generate',
       id,
       model: context.model,
-      prompt: max !== undefined && prompt.length > max ? prompt.slice(-max) : prompt,
+      prompt: promptWindow(prompt, context.maxPromptChars),
       params: context.params,
     }
     if (context.document) message.document = context.document

@@ -5,9 +5,10 @@ import { ReactEditor } from 'slate-react'
 import type { ModelInfo } from '../api/models'
 import type { ComposeSocket } from '../compose/socket'
 import { insertSuggestion } from '../editor/accept'
-import { atParagraphEnd, textBeforeCursor } from '../editor/cursor'
+import { atParagraphEnd, textBeforeCursor, wholeText } from '../editor/cursor'
 import { requestParams, type Settings } from '../settings/settings'
 import { SuggestionMachine, type RequestContext, type ServerMessage } from './machine'
+import { Prewarmer } from './prewarm'
 
 interface Options {
   socket: ComposeSocket
@@ -28,24 +29,47 @@ export function useSuggestions({ socket, settings, model, documentId }: Options)
         }
       : null
 
-  const machine = useMemo(
-    () => new SuggestionMachine({ send: (m) => socket.send(m), context: () => context.current }),
-    [socket],
-  )
+  const { machine, prewarmer } = useMemo(() => {
+    const machine: SuggestionMachine = new SuggestionMachine({
+      send: (m) => {
+        const sent = socket.send(m)
+        if (sent && (m as { type?: string }).type === 'generate') prewarmer.generated(m)
+        return sent
+      },
+      context: () => context.current,
+    })
+    const prewarmer: Prewarmer = new Prewarmer({
+      send: (m) => socket.send(m),
+      context: () => context.current,
+      busy: () => ['waiting', 'streaming'].includes(machine.getState().phase),
+    })
+    return { machine, prewarmer }
+  }, [socket])
   machine.debounceMs = settings.debounceMs
 
   useEffect(() => {
     const offMessage = socket.onMessage((m) => machine.receive(m as ServerMessage))
     const offStatus = socket.onStatus((s) => {
       if (s.state !== 'open') machine.connectionLost()
-      else if (machine.getState().error?.code === 'offline') machine.restart()
+      else {
+        if (machine.getState().error?.code === 'offline') machine.restart()
+        prewarmer.again()
+      }
     })
+    prewarmer.start()
     return () => {
       offMessage()
       offStatus()
+      prewarmer.stop()
       machine.dismiss()
     }
-  }, [socket, machine])
+  }, [socket, machine, prewarmer])
+
+  // Another model or draft has nothing of this text cached yet.
+  const route = model?.available ? model.route : null
+  useEffect(() => {
+    if (route) prewarmer.again()
+  }, [prewarmer, route, documentId])
 
   // A new model or new settings answer the same text differently: ask again.
   const { maxTokens, temperature, n } = settings
@@ -79,6 +103,7 @@ export function useSuggestions({ socket, settings, model, documentId }: Options)
         machine.dismiss()
         return
       }
+      prewarmer.note(prompt)
       const auto = settings.autoSuggest && prompt.trim() !== '' && atParagraphEnd(editor)
       machine.edit(prompt, { auto })
     },
@@ -114,6 +139,11 @@ export function useSuggestions({ socket, settings, model, documentId }: Options)
     },
 
     dismiss: () => machine.dismiss(),
+
+    /** A draft was opened: prefill it (up to the cursor, or all of it before the first click). */
+    opened(editor: Editor) {
+      prewarmer.note(textBeforeCursor(editor) ?? wholeText(editor))
+    },
   }
 }
 
