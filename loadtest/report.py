@@ -128,7 +128,7 @@ def details(s: dict) -> list[str]:
     out = []
     if s["error_codes"]:
         out.append("errors by code: " + ", ".join(f"{code} {n}" for code, n in s["error_codes"].items()))
-    out.append(f"drafts opened {s['drafts_opened']}, first suggestions timed {s['first_ttft_samples']}; "
+    out.append(f"drafts opened after the warm-up {s['drafts_opened']}, first suggestions timed {s['first_ttft_samples']}; "
                f"{s['typed_over_before_first_token']} of {s['ttft_samples']} TTFT samples are typed-over ages")
     if s["prewarms"]:
         out.append("prewarms: " + ", ".join(f"{k} {n}" for k, n in s["prewarms"].items()))
