@@ -34,7 +34,7 @@ def render(out: Path, playbook: str = "site.yml", inventory: Path | None = None,
                 "-e", "writeup_render_only=true", "-e", f"writeup_render_dir={out}",
                 "-e", "ansible_connection=local", "-e", "ansible_become=false",
                 "-e", f"ansible_python_interpreter={sys.executable}",
-                "-e", f"writeup_venv={REPO / '.venv'}", "-e", "backend_secret_key=render-only", *extra], timeout=300)
+                "-e", f"writeup_venv={REPO / '.venv'}", "-e", "backend_secret_key=render-only", "-e", "postgresql_password=render-only", *extra], timeout=300)
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:
@@ -75,6 +75,13 @@ def test_render_writes_every_hosts_files(rendered):
         "gpu1/etc/writeup/instances/smollm2-1.env",
         "gpu2/etc/writeup/instances/gpt2-medium-1.env",
         "gpu1/etc/writeup/models.yaml",
+        "db1/etc/postgresql/15/main/pg_hba.conf",
+        "db1/etc/postgresql/15/main/conf.d/writeup.conf",
+        "db1/usr/local/sbin/writeup-pg-backup",
+        "db1/usr/local/sbin/writeup-pg-restore",
+        "db1/etc/systemd/system/writeup-pg-backup.timer",
+        "lb1/etc/prometheus/prometheus.yml",
+        "lb1/etc/prometheus/writeup-rules.yml",
     } <= files
     # nothing was installed or started: every host only rendered
     assert all(h["failed"] == 0 for h in recap(first.stdout).values())
@@ -85,7 +92,7 @@ def test_second_render_changes_nothing(rendered):
     again = render(out)
     assert again.returncode == 0, again.stdout[-4000:]
     changed = {host: c["changed"] for host, c in recap(again.stdout).items()}
-    assert set(changed) == {"lb1", "web1", "redis1", "gpu1", "gpu2"}
+    assert set(changed) == {"lb1", "web1", "redis1", "gpu1", "gpu2", "db1"}
     assert all(n == 0 for n in changed.values()), again.stdout[-6000:]
 
 
@@ -133,6 +140,30 @@ def test_inventory_naming_an_unknown_instance_fails_early(tmp_path):
     proc = render(tmp_path / "out", "site.yml", inventory)
     assert proc.returncode != 0
     assert "nope-7" in proc.stdout and "no instance with that id" in proc.stdout
+
+
+def test_rendered_prometheus_config_scrapes_the_inventory(rendered):
+    out, _ = rendered
+    config = yaml.safe_load((out / "lb1/etc/prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    targets = {t for c in jobs["writeup-microservice"]["static_configs"] for t in c["targets"]}
+    assert {"10.0.1.11:8101", "10.0.1.12:8101"} <= targets
+    assert jobs["haproxy"]["static_configs"][0]["targets"] == ["127.0.0.1:8404"]
+    if shutil.which("promtool"):
+        for args in (["check", "rules", out / "lb1/etc/prometheus/writeup-rules.yml"],
+                     ["check", "config", "--syntax-only", out / "lb1/etc/prometheus/prometheus.yml"]):
+            proc = subprocess.run(["promtool", *map(str, args)], capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_prometheus_defaults_match_the_one_machine_renderer():
+    from stack import prometheus
+
+    defaults = yaml.safe_load((ANSIBLE / "roles/prometheus/defaults/main.yml").read_text())
+    for key, value in prometheus.PROM_DEFAULTS.items():
+        if key == "rules_path":
+            continue  # the stack keeps its rules in var/prometheus/
+        assert defaults[f"prometheus_{key}"] == value, key
 
 
 def test_loadbalancer_defaults_match_the_one_machine_renderer():

@@ -1,5 +1,6 @@
 """A real backend for tests: daphne serving backend.asgi on a free loopback
-port, with its own SQLite file, so it can be killed and restarted like a
+port, with its own SQLite file (or PostgreSQL database, see
+tests.support.services.database_under_test), so it can be killed and restarted like a
 production process (the in-process test client cannot be)."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.services import REPO, Service, free_port
+from tests.support.services import REPO, Service, database_under_test, free_port, shared_postgres
 
 
 class Backend(Service):
@@ -20,10 +21,15 @@ class Backend(Service):
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/compose/"
         self.origin = self.url
         self.db = Path(workdir) / f"backend-{self.port}.sqlite3"
+        if database_under_test() == "postgres":
+            # Its own database in the run's PostgreSQL server (WRITEUP_TEST_DATABASE=postgres).
+            database_url = shared_postgres().create_database(f"backend_{self.port}")
+        else:
+            database_url = f"sqlite:///{self.db}"
         backend_env = {
             "DJANGO_SETTINGS_MODULE": "backend.settings",
             "DJANGO_DEBUG": "1",
-            "DATABASE_URL": f"sqlite:///{self.db}",
+            "DATABASE_URL": database_url,
             # A Redis nobody listens on unless the test gives one: sync is then unavailable, composing is not.
             "REDIS_URL": redis_url or f"redis://127.0.0.1:{free_port()}/0",
             "WRITEUP_REGISTRY": str(registry),

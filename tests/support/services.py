@@ -123,3 +123,92 @@ class Redis(Service):
 
 def start_redis(port: int | None = None) -> Redis:
     return Redis(port).start(timeout=20)
+
+
+class Postgres(Service):
+    """A throwaway PostgreSQL cluster (Debian's server binaries) on a free
+    loopback port, trust authentication for the `postgres` role. Run as the
+    `postgres` user when the tests run as root: the server refuses root."""
+
+    def __init__(self, port: int | None = None):
+        import shutil
+        import tempfile
+
+        self.port = port or free_port()
+        self.bin = _postgres_bin()
+        # Not under pytest's tmp dirs: those are private to root, and the server may run as `postgres`.
+        self.datadir = Path(tempfile.mkdtemp(prefix="writeup-pg-"))
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.datadir, "postgres", "postgres")
+        self._run(["initdb", "-D", str(self.datadir / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                   "--locale=C.UTF-8"])
+        # fsync and friends off: a test cluster that a crash loses is fine, and it is much faster.
+        args = [*self.as_user, str(self.bin / "postgres"), "-D", str(self.datadir / "data"), "-p", str(self.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.datadir}",
+                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                "-c", "max_connections=200"]
+        super().__init__(f"postgres-{self.port}", args, self._ready)
+
+    def _run(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
+        return subprocess.run([*self.as_user, str(self.bin / argv[0]), *argv[1:]], check=True, capture_output=True,
+                              text=True, timeout=120, cwd=self.datadir, **kw)
+
+    def _ready(self) -> bool:
+        return self._run(["pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]).returncode == 0
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def psql(self, sql: str, dbname: str = "postgres") -> str:
+        return self._run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                          "-p", str(self.port), "-U", "postgres", "-d", dbname, "-c", sql]).stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; its URL."""
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # "fast" shutdown: clients are disconnected
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+def _postgres_bin() -> Path:
+    """Debian keeps the server binaries in /usr/lib/postgresql/<version>/bin."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries not found; run scripts/setup (Debian package postgresql)")
+    return found[-1].parent
+
+
+_shared_postgres: Postgres | None = None
+
+
+def shared_postgres() -> Postgres:
+    """One PostgreSQL server for the whole test run, started on first use and
+    stopped when the run ends; each user creates its own database in it."""
+    global _shared_postgres
+    if _shared_postgres is None:
+        import atexit
+
+        _shared_postgres = Postgres().start(timeout=60)
+        atexit.register(_shared_postgres.stop)
+    return _shared_postgres
+
+
+def database_under_test() -> str:
+    """Which database server the backend tests run on: `sqlite` (default) or
+    `postgres` (WRITEUP_TEST_DATABASE=postgres, scripts/test's second pass)."""
+    which = os.environ.get("WRITEUP_TEST_DATABASE", "sqlite")
+    if which not in ("sqlite", "postgres"):
+        raise RuntimeError(f"WRITEUP_TEST_DATABASE={which!r}: use sqlite or postgres")
+    return which
