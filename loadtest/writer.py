@@ -5,9 +5,10 @@ A writer opens a draft of a length drawn from the run's distribution (through
 the backend: created with the REST API as the editor creates one, then read
 back and watched, as opening it does), sends a `prewarm` for it as the editor
 does on opening, pauses within seconds (`open_pause`) and asks for its first
-suggestion, which is also timed on its own. It then types in bursts, sending a
-`prewarm` every few seconds while typing, and after `draft_seconds` (drawn
-from 0.5-1.5 times it) closes the draft and opens another.
+suggestion, which is also timed on its own. It then types in bursts (every
+few seconds a `prewarm` of new text, as the editor's prewarm timer sends it),
+and after `draft_seconds` (drawn from 0.5-1.5 times it) closes the draft and
+opens another.
 """
 from __future__ import annotations
 
@@ -24,6 +25,20 @@ from . import prose
 from .drafts import DraftLengths, preset
 from .report import Recorder
 
+# The editor's prompt window (frontend/src/suggest/window.ts): past the
+# model's limit the start is cut at a multiple of a large step, so it stays
+# put while the writer types and the model's prefix cache keeps matching.
+WINDOW_STEP = 50_000
+
+
+def prompt_window(text: str, max_chars: int | None) -> str:
+    """The part of the draft a request sends, as the editor cuts it."""
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    step = max(1, min(WINDOW_STEP, max_chars // 4))  # small (test) limits: a quarter of the limit
+    start = -(-(len(text) - max_chars) // step) * step
+    return text[start:]
+
 
 @dataclass(frozen=True)
 class Behaviour:
@@ -39,15 +54,16 @@ class Behaviour:
     type_over: float = 0.3  # chance of typing on while a suggestion streams
     replace: float = 0.5  # of those, share that reuse the id (backend only) instead of cancelling
     accept: float = 0.3  # chance of taking a finished suggestion
-    # Tail of the draft sent as the prompt; the editor sends up to the model's
-    # max_prompt_chars, which the backend reports and the writer also applies.
+    # Most of the draft a prompt carries, cut as the editor cuts it; the editor
+    # sends up to the model's max_prompt_chars, which the backend reports and
+    # the writer also applies.
     prompt_chars: int = 200_000
     request_timeout: float = 60.0
     autosave_every: float = 10.0  # seconds; 0 = never
     open_pause: float = 3.0  # seconds from opening a draft to the pause that asks for the first suggestion
     draft_seconds: float = 60.0  # time on one draft (x 0.5-1.5) before opening another; 0 = one draft
     prewarm: bool = True  # send `prewarm` on opening and while typing, as the editor does
-    prewarm_every: float = 3.0  # seconds between prewarms while typing
+    prewarm_every: float = 3.0  # seconds between the editor's prewarm checks
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class Stream:
     measured: bool
     open: set[int]
     first: bool = False  # the first suggestion after opening a draft
+    typed_over: bool = False  # the writer typed on while it streamed
     sampled: bool = False  # its TTFT is recorded (first token, or its age when typed over)
     last: dict[int, float] = field(default_factory=dict)
     text: dict[int, str] = field(default_factory=dict)
@@ -95,7 +112,7 @@ class Writer:
         self.document: dict | None = None
         self.ws: ClientConnection | None = None
         self._saved_at = 0.0
-        self._prewarmed_at = 0.0
+        self._warm_prompt: str | None = None  # the last prompt sent (prewarm or generate)
         self._opening = False  # the next pause is the first after opening a draft
         self.drafts_opened = 0
         limit = target.max_prompt_chars
@@ -142,11 +159,14 @@ class Writer:
                            open_timeout=10, close_timeout=2, max_size=2**22, proxy=None) as ws:
             reader = asyncio.create_task(self._read(ws))
             self.ws = ws
+            ticker = asyncio.create_task(self._prewarm_ticker())
             try:
                 if self.document is not None:
                     await ws.send(json.dumps({"type": "watch", "document": self.document["id"]}))
+                # A new draft or a new connection: the editor prewarms the text at once.
+                self._warm_prompt = None
+                await self._prewarm()
                 if self._opening:
-                    await self._prewarm()
                     await self._settle()
                 while self.loop.time() < until and not reader.done():
                     if not self._opening:
@@ -160,6 +180,7 @@ class Writer:
                     await asyncio.sleep(self.rng.uniform(*self.b.read_time))
             finally:
                 self.ws = None
+                ticker.cancel()
                 reader.cancel()
                 self._drop_all("connection_closed")
 
@@ -177,17 +198,30 @@ class Writer:
         for word in self.words.words(words):
             await asyncio.sleep(60.0 / self.b.words_per_minute)
             self.body = prose.join(self.body, [word])
-            if self.loop.time() - self._prewarmed_at >= self.b.prewarm_every:
-                await self._prewarm()
+
+    def _prompt(self) -> str:
+        return prompt_window(self.body, self.prompt_chars)
+
+    async def _prewarm_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.b.prewarm_every)
+            await self._prewarm()
 
     async def _prewarm(self) -> None:
-        """The editor's prewarm: the draft as the next prompt would send it.
-        Through the backend it carries no id (nothing is answered); straight
-        to a route socket it needs one, and the `done` it gets is counted."""
+        """The editor's prewarm (frontend/src/suggest/prewarm.ts): the draft as
+        the next prompt would send it, when it differs from the last prompt
+        sent and no suggestion is being asked for. Through the backend it
+        carries no id (nothing is answered); straight to a route socket it
+        needs one, and the `done` it gets is counted."""
         if not self.b.prewarm or self.ws is None:
             return
-        self._prewarmed_at = self.loop.time()
-        msg = {"type": "prewarm", "model": self.target.model, "prompt": self.body[-self.prompt_chars:]}
+        if any(not s.ended.is_set() and not s.typed_over for s in self.streams.values()):
+            return  # that request prefills the same text anyway
+        prompt = self._prompt()
+        if prompt == self._warm_prompt:
+            return
+        self._warm_prompt = prompt
+        msg = {"type": "prewarm", "model": self.target.model, "prompt": prompt}
         if self.document is not None:
             msg["document"] = self.document["id"]
         if not self.target.backend:
@@ -232,6 +266,7 @@ class Writer:
         """The writer types on while the suggestion is still coming. If no
         token came yet, the wait so far is the best bound on its TTFT:
         dropping it would leave out exactly the slowest requests."""
+        stream.typed_over = True
         if stream.measured and not stream.sampled and not stream.ended.is_set():
             self.rec.typed_over_early += 1
             self._sample_ttft(stream, self.loop.time())
@@ -243,8 +278,9 @@ class Writer:
             self.rec.first_ttft.append(now - stream.sent)
 
     async def _generate(self, ws: ClientConnection, rid: str, measured: bool, first: bool = False) -> Stream:
-        msg = {"type": "generate", "id": rid, "model": self.target.model, "prompt": self.body[-self.prompt_chars:],
+        msg = {"type": "generate", "id": rid, "model": self.target.model, "prompt": self._prompt(),
                "params": {"max_tokens": self.b.max_tokens, "n": self.b.n, "temperature": self.b.temperature}}
+        self._warm_prompt = msg["prompt"]  # a generate prefills its prompt: the editor counts it as warm
         if self.document is not None:
             msg["document"] = self.document["id"]
         now = self.loop.time()
@@ -339,7 +375,7 @@ class Writer:
         self._opening = True
         if self.target.http_url is not None:
             await self._create_document()
-        self._prewarmed_at = self._saved_at = self.loop.time()
+        self._saved_at = self.loop.time()
         if self.loop.time() >= self.rec.since:
             self.rec.opened += 1
 

@@ -8,7 +8,7 @@ from websockets.asyncio.server import serve
 
 from loadtest.__main__ import stage
 from loadtest.drafts import preset
-from loadtest.writer import Behaviour, Target
+from loadtest.writer import WINDOW_STEP, Behaviour, Target, prompt_window
 
 FAST = Behaviour(max_tokens=2, n=2, words_per_minute=6000, debounce=0.02, read_time=(0.0, 0.02), open_pause=0.1,
                  type_over=0.0, draft_seconds=0, autosave_every=0)
@@ -66,6 +66,28 @@ async def test_writers_open_a_long_draft_prewarm_it_and_time_the_first_suggestio
         prompts.add(opened)
     assert len(prompts) == 2  # each writer its own text
     assert rec.prewarms["sent"] == rec.prewarms["prefilled"] > 0
+
+
+async def test_prewarm_sends_only_text_the_model_was_not_given():
+    route = FakeRoute()
+    await run(route, replace(FAST, prewarm_every=0.03), writers=1, duration=1.5)
+    (messages,) = route.received
+    sent = [m for m in messages if m["type"] in ("prewarm", "generate")]
+    assert sum(m["type"] == "prewarm" for m in sent) > 1  # on opening, and on the ticks after typing
+    for before, m in zip(sent, sent[1:]):
+        if m["type"] == "prewarm":  # never the prompt the last prewarm or generate already carried
+            assert m["prompt"] != before["prompt"]
+
+
+def test_prompt_window_cuts_as_the_editor_does():
+    # The cases of frontend/src/suggest/window.test.ts.
+    assert prompt_window("abc", 200_000) == "abc" and prompt_window("abc", None) == "abc"
+    assert len(prompt_window("x" * 200_000, 200_000)) == 200_000
+    starts = {length - len(prompt_window("y" * length, 200_000)) for length in range(200_001, 250_001, 7_001)}
+    assert starts == {WINDOW_STEP}  # the start stays put while the writer types
+    assert 250_001 - len(prompt_window("y" * 250_001, 200_000)) == 2 * WINDOW_STEP
+    assert len(prompt_window("z" * 4_001, 4_000)) == 3_001  # small limits step by a quarter
+    assert len(prompt_window("z" * 4_999, 4_000)) == 3_999
 
 
 async def test_through_the_backend_prewarm_is_sent_as_the_editor_sends_it():
