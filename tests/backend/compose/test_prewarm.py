@@ -102,3 +102,33 @@ async def test_a_bad_prewarm_gets_the_usual_error(recorder, message, code, rid):
     assert (error["type"], error["code"], error["id"]) == ("error", code, rid), error
     await recorder.nothing()
     await tab.disconnect(timeout=5)
+
+
+async def test_prewarm_through_the_real_model_warms_only_that_writers_cache(direct):
+    """End to end on a real microservice: the prefill lands in the writer's own
+    cache (their next request reuses it), and another writer gets nothing of it."""
+    from tests.backend.compose.conftest import metric, wait_for_metric
+
+    text = "The old lighthouse keeper climbed the stairs every night, counting the steps. " * 6
+    doc = str(uuid.uuid4())
+    session = await anonymous_session()
+    writer_tab = await open_socket(session)
+    before = await metric(direct, "writeup_prewarms_total", outcome="prefilled")
+    await writer_tab.send_json_to({"type": "prewarm", "model": "tiny-gpt2", "prompt": text, "document": doc})
+    await wait_for_metric(direct, "writeup_prewarms_total", before + 1, outcome="prefilled")
+    await assert_silent(writer_tab)
+
+    async def cached(tab, rid) -> int:
+        await tab.send_json_to({**generate(rid, prompt=text + "And", max_tokens=2, temperature=0), "document": doc})
+        while (m := await receive(tab))["type"] == "token":
+            pass
+        assert m["type"] == "done", m
+        return m["usage"]["cached_tokens"]
+
+    stranger_tab = await open_socket(await anonymous_session())
+    assert await cached(stranger_tab, "s") == 0
+    # The writer's other tab (another upstream socket) finds it: the key is the writer's, not the socket's.
+    other_tab = await open_socket(session)
+    assert await cached(other_tab, "w") > 0
+    for tab in (writer_tab, stranger_tab, other_tab):
+        await tab.disconnect(timeout=5)
