@@ -19,7 +19,7 @@ import yaml
 from microservices.registry import REPO_ROOT, Registry, load, parse
 from microservices.weights import availability
 
-from . import haproxy_config, supervision
+from . import haproxy_config, postgres, prometheus, supervision
 
 HOST = "127.0.0.1"
 
@@ -38,6 +38,10 @@ class Settings:
     instance_port_base: int | None = None
     web: bool = True
     health_timeout: float = 300  # seconds stack.status waits before it stops the stack
+    postgres: bool = False  # run a PostgreSQL cluster in var/postgres (stack.postgres) for the backend
+    postgres_port: int = 5433
+    monitoring: bool = False  # run Prometheus with the rules of stack.prometheus
+    prometheus_port: int = 9090
     python: str = sys.executable
 
 
@@ -159,6 +163,8 @@ def busy_ports(plan: Plan) -> list[int]:
 def ports(plan: Plan) -> list[int]:
     s = plan.settings
     out = [s.redis_port, s.lb_port, s.stats_port] + [i.port for i in plan.instances]
+    out += [s.postgres_port] if s.postgres else []
+    out += [s.prometheus_port] if s.monitoring else []
     return out + ([s.web_port] if not plan.web_reason else [])
 
 
@@ -175,7 +181,9 @@ def env(plan: Plan) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     # The database lives with the rest of this run's state unless one is configured.
-    if "DATABASE_URL" not in os.environ:
+    if s.postgres:
+        out["DATABASE_URL"] = postgres.url(s.postgres_port)
+    elif "DATABASE_URL" not in os.environ:
         out["DATABASE_URL"] = f"sqlite:///{s.var_dir / 'db.sqlite3'}"
     return out
 
@@ -184,7 +192,8 @@ def programs(plan: Plan) -> list[supervision.Program]:
     """Every process of the stack, in start order, for supervisord."""
     s, q = plan.settings, shlex.quote
     py, var = q(s.python), s.var_dir
-    progs = [
+    progs = [supervision.Program("postgres", postgres.command(var, s.postgres_port), 5)] if s.postgres else []
+    progs += [
         # --save '' and no AOF: the channel layer and cache need no persistence.
         supervision.Program("redis", f"redis-server --bind {HOST} --port {s.redis_port} --save '' --appendonly no "
                             f"--pidfile {q(str(var / 'redis.pid'))} --dir {q(str(var))} --logfile ''", 10),
@@ -198,6 +207,11 @@ def programs(plan: Plan) -> list[supervision.Program]:
             inst.id, f"{py} -m microservices.server --instance {q(inst.id)} "
             f"--registry {q(str(var / 'registry.yaml'))} --host {HOST} --port {inst.port}{threads}", 20))
     progs.append(supervision.Program("haproxy", f"haproxy -db -f {q(str(var / 'haproxy.cfg'))}", 30))
+    if s.monitoring:
+        progs.append(supervision.Program(
+            "prometheus", f"prometheus --config.file={q(str(var / 'prometheus' / 'prometheus.yml'))} "
+            f"--storage.tsdb.path={q(str(var / 'prometheus' / 'data'))} --storage.tsdb.retention.time=7d "
+            f"--web.listen-address={HOST}:{s.prometheus_port}", 35))
     if not plan.web_reason:
         progs.append(supervision.Program("web", f"{py} -m daphne -b {HOST} -p {s.web_port} backend.asgi:application", 40))
     # The watcher is not restarted: when the stack never gets healthy it stops supervisord itself.
@@ -210,13 +224,17 @@ def programs(plan: Plan) -> list[supervision.Program]:
 def status_spec(plan: Plan) -> dict:
     """What stack.status checks, and what it reports as skipped."""
     s = plan.settings
-    services = [{"name": "redis", "kind": "redis", "address": f"{HOST}:{s.redis_port}"}]
+    services = [{"name": "postgres", "kind": "listening", "address": f"{HOST}:{s.postgres_port}"}] if s.postgres else []
+    services.append({"name": "redis", "kind": "redis", "address": f"{HOST}:{s.redis_port}"})
     for inst in plan.instances:
         services.append({"name": inst.id, "kind": "microservice", "address": f"{HOST}:{inst.port}",
                          "routes": list(inst.routes)})
     services.append({"name": "haproxy", "kind": "haproxy", "address": f"{HOST}:{s.lb_port}",
                      "stats": f"http://{HOST}:{s.stats_port}/stats",
                      "servers": {r: [i.id for i in plan.registry.instances_for(r)] for r in plan.registry.models}})
+    if s.monitoring:
+        services.append({"name": "prometheus", "kind": "web", "address": f"{HOST}:{s.prometheus_port}",
+                         "path": "/-/ready"})
     if not plan.web_reason:
         services.append({"name": "web", "kind": "web", "address": f"{HOST}:{s.web_port}", "path": "/api/session/"})
     skipped = [{"name": iid, "why": why} for iid, why in plan.skipped]
@@ -251,4 +269,11 @@ def write(plan: Plan) -> dict[str, Path]:
     files["supervisord"].write_text(supervision.render(programs(plan), s.var_dir, REPO_ROOT))
     files["env"].write_text("".join(f"{k}={v}\n" for k, v in env(plan).items()))
     files["status"].write_text(json.dumps(status_spec(plan), indent=2))
+    if s.monitoring:
+        (s.var_dir / "prometheus").mkdir(exist_ok=True)
+        rendered = prometheus.render(reg, haproxy_targets=[f"{HOST}:{s.stats_port}"],
+                                     rules_path=str(s.var_dir / "prometheus" / "writeup-rules.yml"))
+        for name, text in rendered.items():
+            files[name] = s.var_dir / "prometheus" / name
+            files[name].write_text(text)
     return files

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from contextlib import nullcontext
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from microservices.registry import REPO_ROOT, RegistryError, registry_path
 
-from . import haproxy_config, plan as planning, secret
+from . import haproxy_config, plan as planning, postgres, secret
 
 
 def _env_int(name: str, default: int | None) -> int | None:
@@ -46,6 +47,16 @@ def parse_args(argv=None) -> tuple[planning.Settings, bool]:
     ap.add_argument("--var-dir", default=e("WRITEUP_VAR_DIR", str(REPO_ROOT / "var")),
                     help="generated files, pidfiles, the database [WRITEUP_VAR_DIR, var/]")
     ap.add_argument("--no-web", action="store_true", help="start the models, Redis and HAProxy only")
+    ap.add_argument("--postgres", action="store_true", default=e("WRITEUP_POSTGRES", "") == "1",
+                    help="run the backend on a PostgreSQL cluster of its own in var/postgres instead of SQLite "
+                         "(to use your own server, set DATABASE_URL instead) [WRITEUP_POSTGRES=1]")
+    ap.add_argument("--postgres-port", type=int, default=_env_int("WRITEUP_POSTGRES_PORT", 5433),
+                    help="that cluster's port [WRITEUP_POSTGRES_PORT, 5433]")
+    ap.add_argument("--monitoring", action="store_true", default=e("WRITEUP_MONITORING", "") == "1",
+                    help="also run Prometheus, scraping every instance and HAProxy, with writeup's alert rules "
+                         "[WRITEUP_MONITORING=1]")
+    ap.add_argument("--prometheus-port", type=int, default=_env_int("WRITEUP_PROMETHEUS_PORT", 9090),
+                    help="Prometheus's port [WRITEUP_PROMETHEUS_PORT, 9090]")
     ap.add_argument("--health-timeout", type=float, default=float(e("WRITEUP_HEALTH_TIMEOUT", "300")),
                     help="seconds to wait for every health check before stopping [WRITEUP_HEALTH_TIMEOUT, 300]")
     ap.add_argument("--dry-run", action="store_true", help="write var/ files and print the plan; start nothing")
@@ -58,6 +69,7 @@ def parse_args(argv=None) -> tuple[planning.Settings, bool]:
         registry=Path(a.registry).resolve(), var_dir=Path(a.var_dir).resolve(), web_port=a.port,
         lb_port=a.lb_port, stats_port=a.stats_port, redis_port=a.redis_port, counts=counts,
         instance_port_base=a.instance_port_base, web=not a.no_web, health_timeout=a.health_timeout,
+        postgres=a.postgres, postgres_port=a.postgres_port, monitoring=a.monitoring, prometheus_port=a.prometheus_port,
     )
     return s, a.dry_run
 
@@ -96,9 +108,11 @@ def main(argv=None) -> int:
     if busy:
         return _fail(f"port(s) {', '.join(map(str, busy))} on 127.0.0.1 are in use; stop what holds them "
                      "or choose others (see --help)")
-    for tool in ("redis-server", "haproxy"):
+    for tool in ("redis-server", "haproxy") + (("prometheus",) if settings.monitoring else ()):
         if not shutil.which(tool):
             return _fail(f"{tool} is not installed; run scripts/setup")
+    if settings.postgres and postgres.server_bin() is None:
+        return _fail("PostgreSQL's server is not installed (Debian package postgresql); run scripts/setup")
     files = planning.write(plan)
     try:
         haproxy_config.check(files["haproxy"])
@@ -108,11 +122,15 @@ def main(argv=None) -> int:
         print(files["supervisord"].read_text(), end="")
         return 0
     env = process_env(plan)
-    if not plan.web_reason:
-        try:
-            migrate(plan, env)
-        except subprocess.CalledProcessError:
-            return _fail("manage.py migrate failed (its output is above)")
+    try:
+        if settings.postgres:
+            postgres.ensure_cluster(settings.var_dir)
+        with postgres.running(settings.var_dir, settings.postgres_port) if settings.postgres else nullcontext():
+            if not plan.web_reason:
+                migrate(plan, env)
+    except subprocess.CalledProcessError as err:
+        detail = (err.stderr or b"").decode(errors="replace").strip() if isinstance(err.stderr, bytes) else ""
+        return _fail(f"{' '.join(map(str, err.cmd[:3]))} failed (output above) {detail}".strip())
 
     # supervisord takes over this process: it starts every program, restarts any
     # that dies (with backoff when one keeps dying), and on Ctrl-C or SIGTERM

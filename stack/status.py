@@ -70,6 +70,8 @@ def check(svc: dict, watching: bool = False) -> tuple[bool, str]:
     if watching and kind == "web":
         # A bare connect: an HTTP check every few seconds would fill the access log.
         return _listening(svc["address"])
+    if kind == "listening":
+        return _listening(svc["address"])
     if kind == "redis":
         return _redis(svc["address"])
     if kind == "haproxy":

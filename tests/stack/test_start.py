@@ -4,6 +4,7 @@ browser's socket through the backend and HAProxy to a model; supervisord
 bringing back a model instance, the web app and Redis after `kill -9` while
 the rest keep running; then Ctrl-C stops every process."""
 import asyncio
+import contextlib
 import json
 import csv
 import io
@@ -50,13 +51,15 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def started(tiny_registry, tmp_path_factory):
-    var = tmp_path_factory.mktemp("start") / "var"
+@contextlib.contextmanager
+def launch(tiny_registry, var: Path, *extra: str, ports: dict | None = None):
+    """scripts/start on free ports until its ready line; stopped (SIGTERM to
+    supervisord, which stops its children) when the block ends."""
+    ports = ports or {}
     ports = {"--port": free_port(), "--lb-port": free_port(), "--stats-port": free_port(), "--redis-port": free_port(),
-             "--instance-port-base": free_port()}
+             "--instance-port-base": free_port(), **ports}
     args = ["scripts/start", "--no-setup", "--registry", str(tiny_registry), "--var-dir", str(var),
-            "--instances", "tiny-gpt2=2,tiny-llama=0", "--health-timeout", "240"]
+            "--health-timeout", "240", *extra]
     for flag, port in ports.items():
         args += [flag, str(port)]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -81,8 +84,20 @@ def started(tiny_registry, tmp_path_factory):
         yield {"proc": proc, "output": output, "var": var, "ports": ports}
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            # supervisord's children sit in process groups of their own: TERM lets it stop them.
+            proc.terminate()
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def started(tiny_registry, tmp_path_factory):
+    var = tmp_path_factory.mktemp("start") / "var"
+    with launch(tiny_registry, var, "--instances", "tiny-gpt2=2,tiny-llama=0") as stack:
+        yield stack
 
 
 def test_prints_a_status_table_with_skipped_instances(started):
