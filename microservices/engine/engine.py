@@ -193,19 +193,25 @@ class Engine:
         if self.threads:
             torch.set_num_threads(self.threads)
         while not self._stop:
-            try:
-                self._drain()
-                if self.idle:
-                    self._wake.wait(0.5)
-                    self._wake.clear()
-                    continue
-                self._admit()
-                self._step()
-            except Exception as e:  # a bug outside any one request's work: fail what is in flight, keep serving
-                log.exception("engine step failed")
-                if is_device_fault(e):
-                    self.fatal = e
-                self._fail_all("internal_error", "The model failed while generating; please retry.")
+            if not self.tick():
+                self._wake.wait(0.5)
+                self._wake.clear()
+
+    def tick(self) -> bool:
+        """One iteration of the loop (tests drive it directly for exact,
+        seeded schedules); False when there was nothing to do."""
+        try:
+            self._drain()
+            if self.idle:
+                return False
+            self._admit()
+            self._step()
+        except Exception as e:  # a bug outside any one request's work: fail what is in flight, keep serving
+            log.exception("engine step failed")
+            if is_device_fault(e):
+                self.fatal = e
+            self._fail_all("internal_error", "The model failed while generating; please retry.")
+        return True
 
     def _drain(self) -> None:
         while True:

@@ -34,8 +34,11 @@ def sample(logits: Tensor, temperature: Tensor, top_k: Tensor, top_p: Tensor,
     probs = probs.cpu()
     idx = idx.cpu()
     out = out.cpu()
+    row_k = row_k.tolist()
     for i in range(probs.shape[0]):
         if not greedy[i]:
-            choice = torch.multinomial(probs[i], 1, generator=generators[i])
+            # Over the row's own top-k only: the draw must not depend on the
+            # widest top-k of whoever else shares the batch.
+            choice = torch.multinomial(probs[i, :row_k[i]], 1, generator=generators[i])
             out[i] = idx[i, choice]
     return out

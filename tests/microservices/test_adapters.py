@@ -47,8 +47,7 @@ def test_mixed_batch_matches_each_adapter_alone(tiny_dir, tmp_path, arch):
     model = load_model(base_dir, "cpu")
     adapters.install(model, [a1, a2])
     engine = Engine(model, load_tokenizer(base_dir), routes={"base": 0, "one": 1, "two": 2}, max_batch=8,
-                    context=256, prefix_cache_mb=16)
-    engine.n_adapters = 2
+                    context=256, prefix_cache_mb=16, n_adapters=2)
     engine.start()
     try:
         c = Collector(engine)
