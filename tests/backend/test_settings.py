@@ -38,3 +38,31 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path):
 def test_migrations_are_committed(tmp_path):
     r = manage("makemigrations", "--check", "--dry-run", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+PRODUCTION = {"DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "writeup.example"}
+
+
+def test_production_refuses_the_public_development_key(tmp_path):
+    from backend.settings import _DEV_SECRET
+
+    for key in (_DEV_SECRET, "short-key"):
+        r = manage("check", DJANGO_SECRET_KEY=key, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", **PRODUCTION)
+        assert r.returncode != 0 and "ImproperlyConfigured" in r.stderr and "DJANGO_SECRET_KEY" in r.stderr
+
+
+def test_production_refuses_default_passwords(tmp_path):
+    key = "k" * 50
+    for name, value in (("DATABASE_URL", "postgres://writeup:writeup@db/writeup"),
+                        ("REDIS_URL", "redis://:changeme@127.0.0.1:6379/0")):
+        env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", **PRODUCTION, name: value}
+        r = manage("check", DJANGO_SECRET_KEY=key, **env)
+        assert r.returncode != 0 and f"{name} uses the default password" in r.stderr, r.stderr[-500:]
+
+
+def test_bad_trusted_proxies_and_site_url_are_refused(tmp_path):
+    db = f"sqlite:///{tmp_path}/db.sqlite3"
+    r = manage("check", DATABASE_URL=db, WRITEUP_TRUSTED_PROXIES="haproxy.local")
+    assert r.returncode != 0 and "WRITEUP_TRUSTED_PROXIES" in r.stderr
+    r = manage("check", DATABASE_URL=db, WRITEUP_SITE_URL="https://writeup.example/app?x=1")
+    assert r.returncode != 0 and "WRITEUP_SITE_URL must be an origin" in r.stderr
