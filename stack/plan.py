@@ -180,6 +180,10 @@ def env(plan: Plan) -> dict[str, str]:
         "REDIS_URL": f"redis://{HOST}:{s.redis_port}/0",
         "PYTHONUNBUFFERED": "1",
     }
+    # daphne listens on loopback only: whatever reaches it from outside came
+    # through a proxy on this machine (an operator's nginx or HAProxy), whose
+    # X-Forwarded-For names the writer that throttles and lockouts count.
+    out["WRITEUP_TRUSTED_PROXIES"] = os.environ.get("WRITEUP_TRUSTED_PROXIES", HOST)
     # The database lives with the rest of this run's state unless one is configured.
     if s.postgres:
         out["DATABASE_URL"] = postgres.url(s.postgres_port)

@@ -60,6 +60,9 @@ def test_written_files_agree(tmp_path, tiny_registry):
     env = dict(line.split("=", 1) for line in files["env"].read_text().splitlines())
     assert env["WRITEUP_UPSTREAM"] == "http://127.0.0.1:20101"
     assert env["REDIS_URL"] == "redis://127.0.0.1:20103/0"
+    assert env["WRITEUP_LB_STATS_URL"] == "http://127.0.0.1:20102/stats"
+    assert env["WRITEUP_TRUSTED_PROXIES"] == "127.0.0.1"
+    assert "DJANGO_SECRET_KEY" not in env  # the key stays in var/secret_key, mode 600
     status = yaml.safe_load(files["status"].read_text())
     assert status["url"] == "http://127.0.0.1:20100/"
     assert [s["name"] for s in status["skipped"]] == ["missing-1"]

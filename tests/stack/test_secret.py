@@ -24,3 +24,14 @@ def test_a_loosened_mode_is_tightened_again(tmp_path):
 def test_a_truncated_key_is_replaced(tmp_path):
     (tmp_path / "secret_key").write_text("short\n")
     assert len(secret_key(tmp_path)) >= 50
+
+
+def test_the_stack_gives_the_backend_its_own_key_unless_one_is_set(tmp_path, tiny_registry, monkeypatch):
+    from stack import plan as planning
+    from stack.run import process_env
+
+    plan = planning.make_plan(planning.Settings(registry=tiny_registry, var_dir=tmp_path / "var"))
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    assert process_env(plan)["DJANGO_SECRET_KEY"] == secret_key(tmp_path / "var")
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "an-operators-own-key-" + "x" * 40)
+    assert process_env(plan)["DJANGO_SECRET_KEY"] == "an-operators-own-key-" + "x" * 40
