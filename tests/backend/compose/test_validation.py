@@ -113,6 +113,8 @@ async def test_rate_limited_reply_names_the_request(microservice, settings):
 async def test_too_many_requests(microservice, settings):
     settings.WRITEUP_UPSTREAM = microservice.url
     settings.COMPOSE_MAX_CONCURRENT = 2
+    settings.COMPOSE_BUDGET_ANON_SEQUENCES = 16  # the per-socket cap is under test, not the writer's budget
+    settings.COMPOSE_BUDGET_ANON_TOKENS = 4096
     comm = await open_socket()
     long = {"max_tokens": 64, "n": 4, "temperature": 1.0}
     await comm.send_json_to(generate("a", **long))
