@@ -52,4 +52,3 @@ describe('routes', () => {
     expect(next).toBe('/')
   })
 })
-})

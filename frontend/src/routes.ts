@@ -45,7 +45,10 @@ export function signInPath(kind: 'signin' | 'signup' = 'signin', next = location
  * Checked by parsing, not by prefix: the URL parser drops tabs and newlines
  * and reads a backslash as a slash, so `/<tab>/evil.example` or `/<backslash>evil.example`
  * look local to a prefix test but lead to another host once followed. */
-export function nextPath(search = location.search, origin = location.origin): string {
+export function nextPath(
+  search = location.search,
+  origin = typeof location === 'undefined' ? 'http://localhost' : location.origin,
+): string {
   const next = new URLSearchParams(search).get('next')
   if (!next || !next.startsWith('/')) return '/'
   let url: URL
