@@ -369,7 +369,7 @@ COMPOSE_BURST = env.int("WRITEUP_WS_BURST", default=40)
 COMPOSE_MAX_CONCURRENT = env.int("WRITEUP_WS_MAX_CONCURRENT", default=8)
 # As the microservice's own limit (protocol.MAX_MESSAGE_BYTES): a full-length
 # prompt (200,000 characters) fits unless it is mostly multi-byte characters.
-COMPOSE_MAX_MESSAGE_BYTES = env.int("WRITEUP_WS_MAX_MESSAGE_BYTES", default=1024 * 1024)
+COMPOSE_MAX_MESSAGE_BYTES = env.int("WRITEUP_WS_MAX_MESSAGE_BYTES", default=1_000_000)
 COMPOSE_MAX_WATCHED = env.int("WRITEUP_WS_MAX_WATCHED", default=16)
 COMPOSE_UPSTREAM_CONNECT_TIMEOUT = env.float("WRITEUP_UPSTREAM_CONNECT_TIMEOUT", default=3.0)
 # Silence from upstream on a request for this long ends it with `timeout`;

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .registry import Limits
 from .sampling_params import SamplingParams
 
-MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES = 1_000_000  # under daphne's 1 MiB frame limit, so an oversized message gets a clear error
 MAX_ID_CHARS = 64
 MAX_STOP = 4
 MAX_STOP_CHARS = 64

@@ -7,6 +7,7 @@ import httpx
 import pytest
 import websockets
 
+from microservices import protocol
 from tests.support.services import start_microservice
 
 
@@ -66,7 +67,7 @@ ERROR_CASES = [
     (gen("x", frobnicate=1), "invalid_request", "x"),
     (json.dumps({"type": "generate", "id": "x", "model": "tiny-gpt2", "prompt": "hi", "params": []}), "invalid_request", "x"),
     (json.dumps({"type": "cancel", "id": "ghost"}), "unknown_request", "ghost"),
-    ("x" * (256 * 1024 + 1), "message_too_large", None),
+    ("x" * (protocol.MAX_MESSAGE_BYTES + 1), "message_too_large", None),
 ]
 
 
@@ -108,22 +109,55 @@ async def test_cancel_ends_with_cancelled(microservice):
         assert finals["c"][0]["finish_reason"] == "cancelled"
 
 
+def gen_as(writer, rid, **params):
+    return json.dumps({**json.loads(gen(rid, **params)), "writer": writer})
+
+
+async def test_a_flooding_writer_gets_over_quota_and_another_still_streams(microservice):
+    async with websockets.connect(microservice.ws_url) as a, websockets.connect(microservice.ws_url) as b:
+        for i in range(12):  # n=4: two run (8 sequences), eight wait, the rest are over this writer's quota
+            await a.send(gen_as("flood", f"a{i}", max_tokens=64, n=4))
+        await b.send(gen_as("calm", "b", max_tokens=4))
+        _, finals_b = await recv_until_done(b, {"b": 1}, timeout=120)
+        assert finals_b["b"][0]["type"] == "done"  # served ahead of the flooder's backlog
+        texts_a, finals_a = await recv_until_done(a, {f"a{i}": 4 for i in range(12)}, timeout=240)
+        codes = [f.get("code") for fs in finals_a.values() for f in fs if f["type"] == "error"]
+        assert codes and set(codes) == {"over_quota"}
+        assert sum(1 for fs in finals_a.values() if fs[0]["type"] == "done") >= 8
+
+
 async def test_too_many_requests_per_socket_and_busy(microservice):
     async with websockets.connect(microservice.ws_url) as a, websockets.connect(microservice.ws_url) as b:
-        # n=4 alternatives: only two requests fit the 8-slot batch, so none
-        # can finish while the 17 are being sent.
+        # Every request names its own writer, so only the socket's and the engine's caps apply.
         for i in range(17):
-            await a.send(gen(f"a{i}", max_tokens=64, n=4))
+            await a.send(gen_as(f"w{i}", f"a{i}", max_tokens=64, n=4))
         texts_a, finals_a = await recv_until_done(a, {"a16": 1})
         assert finals_a["a16"][0]["code"] == "too_many_requests"
-        for i in range(16):  # 15 of a's wait in the 16-deep queue: most of these can't
-            await b.send(gen(f"b{i}", max_tokens=64))
+        for i in range(16):  # 14 of a's wait in the 16-deep queue: most of these can't
+            await b.send(gen_as(f"v{i}", f"b{i}", max_tokens=64))
         _, finals_b = await recv_until_done(b, {f"b{i}": 1 for i in range(16)}, timeout=120)
         codes = [f.get("code") for fs in finals_b.values() for f in fs if f["type"] == "error"]
         assert codes.count("busy") >= 8
         seen = {f"a{i}": len(finals_a.get(f"a{i}", [])) for i in range(16)}
-        _, rest = await recv_until_done(a, {k: 4 - v for k, v in seen.items() if v < 4}, timeout=120)
+        _, rest = await recv_until_done(a, {k: 4 - v for k, v in seen.items() if v < 4}, timeout=240)
         assert all(f["type"] == "done" for fs in [*rest.values(), *finals_a.values()] for f in fs if f["id"] != "a16")
+
+
+async def test_prewarm_fills_the_writers_cache_only(microservice):
+    doc = "The harbour town woke slowly while the fishermen mended their nets along the quay. " * 6
+    async with websockets.connect(microservice.ws_url) as ws:
+        await ws.send(json.dumps({"type": "prewarm", "id": "p", "model": "tiny-gpt2", "prompt": doc, "writer": "ada"}))
+        _, finals = await recv_until_done(ws, {"p": 1})
+        assert finals["p"][0]["finish_reason"] == "prefilled"
+        for rid, writer in (("bob", "bob"), ("ada", "ada")):
+            await ws.send(json.dumps({**json.loads(gen(rid, doc + " Then")), "writer": writer}))
+            _, f = await recv_until_done(ws, {rid: 1})
+            cached = f[rid][0]["usage"]["cached_tokens"]
+            assert (cached > 50) if writer == "ada" else cached == 0
+        await ws.send(json.dumps({"type": "prewarm", "id": "q", "model": "tiny-gpt2", "prompt": doc,
+                                  "params": {"n": 2}}))
+        _, f = await recv_until_done(ws, {"q": 1})
+        assert f["q"][0]["code"] == "invalid_request"
 
 
 async def test_disconnect_cancels_everything(microservice):
