@@ -117,7 +117,7 @@ class WriterBudget:
         to give back (None when nothing was reserved)."""
         if sequences > self.limits.sequences or tokens > self.limits.tokens:
             raise self._refusal(request_id, sequences, tokens, alone=True)
-        if _redis_down():
+        if _redis_down() or not settings.COMPOSE_BUDGET_REDIS_URL:  # empty: budgets switched off
             return None
         lease = f"{self._socket}/{upstream_id}:{sequences}:{tokens}"
         try:
