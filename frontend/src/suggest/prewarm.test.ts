@@ -60,7 +60,7 @@ describe('prewarm', () => {
     expect(sent).toHaveLength(2)
   })
 
-  it('waits while a suggestion is pending or streaming', () => {
+  it('waits while a suggestion request is in flight', () => {
     const { prewarmer, sent, setBusy } = setup()
     prewarmer.note('Once')
     setBusy(true)

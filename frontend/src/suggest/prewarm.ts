@@ -4,8 +4,8 @@
  * last few words are new and the first suggestion comes fast. It sends
  * exactly the prompt a `generate` would send at that moment, as soon as a
  * draft is open (or the model, document or connection changes), then at most
- * every few seconds while the text changes, and never while a suggestion is
- * being asked for (that request prefills the same text anyway). The server
+ * every few seconds while the text changes, and never while a suggestion
+ * request is in flight (it prefills the same text anyway). The server
  * answers nothing to it. Framework-free; timers are injectable.
  */
 import type { RequestContext } from './machine'
@@ -16,7 +16,7 @@ type Timer = ReturnType<typeof setTimeout>
 export interface PrewarmOptions {
   send: (message: object) => boolean
   context: () => RequestContext | null
-  /** A suggestion is pending or streaming. */
+  /** A suggestion request is in flight. */
   busy: () => boolean
   everyMs?: number
   setTimer?: (fn: () => void, ms: number) => Timer

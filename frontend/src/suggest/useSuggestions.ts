@@ -41,7 +41,8 @@ export function useSuggestions({ socket, settings, model, documentId }: Options)
     const prewarmer: Prewarmer = new Prewarmer({
       send: (m) => socket.send(m),
       context: () => context.current,
-      busy: () => ['waiting', 'streaming'].includes(machine.getState().phase),
+      // Not during the debounce: typing keeps the machine waiting, and that is when prewarm helps.
+      busy: () => machine.getState().phase === 'streaming',
     })
     return { machine, prewarmer }
   }, [socket])
