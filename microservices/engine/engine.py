@@ -301,8 +301,10 @@ class Engine:
         budget = self.context - max(self.reserve, 0 if req.prewarm else req.params.max_tokens)
         if len(ids) > budget:
             # Drop the start in whole window steps so the kept text's prefix
-            # stays the same across requests and keeps hitting the cache.
-            drop = math.ceil((len(ids) - budget) / self.window_step) * self.window_step
+            # stays the same across requests and keeps hitting the cache
+            # (steps of at most a quarter of the budget, so most of it is kept).
+            step = min(self.window_step, max(1, budget // 4))
+            drop = math.ceil((len(ids) - budget) / step) * step
             ids = ids[min(drop, len(ids) - 1):]
         req.ids = torch.tensor(ids, dtype=torch.long)
         req.prompt_tokens = len(ids)
