@@ -319,10 +319,18 @@ export const scenarios = {
       await page.keyboard.press('Escape')
       await waitForSaved(page)
       const url = page.url()
+      const frames = recordFrames(page)
       await page.reload()
       await page.getByTestId('editor-body').waitFor()
       assert.equal(await page.getByTestId('title').inputValue(), 'Reload test')
       assert.equal(await bodyText(page), 'Nothing typed is ever lost.')
+      // Opening the draft prefills it for this writer (docs/protocol.md, prewarm); nothing is answered.
+      for (let i = 0; i < 100 && !frames.sent.some((m) => m?.type === 'prewarm'); i++) await page.waitForTimeout(100)
+      const prewarm = frames.sent.find((m) => m?.type === 'prewarm')
+      assert.ok(prewarm, 'a prewarm is sent when the draft opens')
+      assert.equal(prewarm.prompt, 'Nothing typed is ever lost.')
+      assert.equal(prewarm.document, url.split('/d/')[1])
+      assert.ok(!frames.received.some((m) => m?.type === 'error'), JSON.stringify(frames.received))
 
       // The API goes away: typing goes on, the state says offline, a reload keeps the text.
       await page.route('**/api/documents/**', (route) => route.abort('connectionrefused'))
