@@ -23,10 +23,11 @@ import time
 import torch
 
 from microservices import registry, weights
-from microservices.engine.engine import Engine, Params, Request
+from microservices.engine.engine import Engine, Request
 from microservices.engine.loader import load_model, load_tokenizer
-from microservices.engine.model import attention_mask
+from microservices.engine.model import Segments
 from microservices.engine.sampling import sample
+from microservices.sampling_params import SamplingParams
 
 SAMPLING = dict(temperature=0.8, top_k=40, top_p=0.95)
 TEXT = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in "
@@ -86,16 +87,17 @@ def run_engine(engine, ps, new):
 
     def emitter(i):
         def emit(ev):
-            if ev["type"] == "token":
+            kind = type(ev).__name__
+            if kind == "Token":
                 per_req[i].append(time.perf_counter())
-            elif ev["type"] in ("done", "error"):
+            elif kind in ("Done", "Error"):
                 left.release()
         return emit
 
     t0 = time.perf_counter()
     for i, p in enumerate(ps):
-        engine.submit(Request(id=str(i), route="bench", prompt="", prompt_ids=p, emit=emitter(i),
-                              params=Params(max_tokens=new, **SAMPLING)))
+        engine.submit(Request(id=str(i), route="bench", prompt="", prompt_ids=p, emit=emitter(i), writer=str(i),
+                              params=SamplingParams(max_tokens=new, **SAMPLING)))
     for _ in ps:
         left.acquire()
     return summarize(t0, per_req)
@@ -109,10 +111,9 @@ def run_static(model, ps, new):
                           torch.full((b,), SAMPLING["top_p"]))
     per_req = [[] for _ in ps]
     rows = list(range(b))
-    last = torch.zeros(b, dtype=torch.long)
     t0 = time.perf_counter()
-    logits = model(torch.tensor(ps), rows, torch.arange(t)[None].expand(b, t), attention_mask(torch.zeros(b, dtype=torch.long), t, t),
-                   logits_at=last + t - 1)
+    seg = Segments(rows, [0] * b, [t] * b)
+    logits = model(torch.tensor(ps).flatten(), seg, logits_at=seg.last_tokens())
     for step in range(new):
         tok = sample(logits, temp, top_k, top_p, gens)
         now = time.perf_counter()
@@ -120,8 +121,7 @@ def run_static(model, ps, new):
             ts.append(now)
         if step == new - 1:
             break
-        pos = torch.full((b,), t + step)
-        logits = model(tok[:, None], rows, pos[:, None], attention_mask(pos, 1, t + step + 1), logits_at=last)
+        logits = model(tok, Segments(rows, [t + step] * b, [1] * b))
     return summarize(t0, per_req)
 
 

@@ -57,7 +57,8 @@ def rss_mb() -> tuple[float, float]:
 
 def child(variant: str, route: str, streams: int, new: int, threads: int, adapters: list[str]) -> dict:
     from microservices.engine import adapters as lora
-    from microservices.engine.engine import Engine, Params, Request
+    from microservices.engine.engine import Engine, Request
+    from microservices.sampling_params import SamplingParams as Params
     from microservices.engine.loader import load_model, load_tokenizer
 
     torch.set_num_threads(threads)
@@ -69,8 +70,7 @@ def child(variant: str, route: str, streams: int, new: int, threads: int, adapte
         routes.update({f"g{i}": i + 1 for i in range(len(adapters))})
     tok = load_tokenizer(folder)
     engine = Engine(model, tok, routes=routes, max_batch=streams, max_queue=4 * streams, context=256,
-                    prefix_cache_mb=0, threads=threads)
-    engine.n_adapters = len(routes) - 1
+                    prefix_cache_mb=0, threads=threads, n_adapters=len(routes) - 1, writer_max_seqs=streams)
     engine.eos = set()
     engine.start()
     ids = tok(PROMPT, add_special_tokens=False)["input_ids"]
@@ -81,6 +81,7 @@ def child(variant: str, route: str, streams: int, new: int, threads: int, adapte
         count = [0]
 
         def emit(ev):
+            ev = ev.to_wire()
             if ev["type"] == "done":
                 count[0] += ev["usage"]["completion_tokens"]
                 left.release()

@@ -14,7 +14,8 @@ import time
 import torch
 
 from microservices import registry, weights
-from microservices.engine.engine import Engine, Params, Request
+from microservices.engine.engine import Engine, Request
+from microservices.sampling_params import SamplingParams
 from microservices.engine.loader import load_model, load_tokenizer
 
 CHECKPOINTS = (200, 500, 1000, 2000)
@@ -28,6 +29,7 @@ def ttft(engine: Engine, ids: list[int]) -> tuple[float, int]:
     out = {}
 
     def emit(ev):
+        ev = ev.to_wire()
         if ev["type"] == "token" and "t" not in out:
             out["t"] = time.perf_counter()
             first.set()
@@ -37,7 +39,7 @@ def ttft(engine: Engine, ids: list[int]) -> tuple[float, int]:
 
     t0 = time.perf_counter()
     engine.submit(Request(id="w", route="bench", prompt="", prompt_ids=ids, emit=emit,
-                          params=Params(max_tokens=8, temperature=0)))
+                          params=SamplingParams(max_tokens=8, temperature=0)))
     done.wait()
     return out.get("t", time.perf_counter()) - t0, out["cached"]
 
@@ -64,7 +66,8 @@ def main():
     reuse = {c: [] for c in CHECKPOINTS}
     cached = {c: [] for c in CHECKPOINTS}
     for rep in range(args.repeats):
-        warm.prefix.clear()
+        for slot in warm.pool.slots:  # start each repeat with an empty cache
+            warm.pool.free(slot)
         lengths = list(range(CHECKPOINTS[0], max(CHECKPOINTS) + 1, args.every))
         for n in sorted(set(lengths) | set(CHECKPOINTS)):
             t, c = ttft(warm, doc[:n])

@@ -1,0 +1,179 @@
+"""Long drafts, as writers have them: this engine against an earlier revision,
+side by side in one run, each variant in a fresh process, repeats interleaved.
+
+For each variant, on the embedded model (context 2,048):
+  * cold prefill of a ~2,000-token draft: time to first token and prompt tokens/s;
+  * first token on a 3-word continuation of that draft, cached (same writer);
+  * KV bytes that continuation added, and where they went (in place, or copied);
+  * batch-1 decode tokens/s;
+  * 8 writers continuing 1,500-3,000-word drafts at once (each cached):
+    time to first token p50 / p90;
+  * drafts of 2,000 tokens the default cache budget holds.
+
+    .venv/bin/python -m benchmarks.long_drafts [--baseline 0f85937] [--repeats 3]
+
+The baseline is a git revision whose `microservices/` is unpacked to a
+temporary folder and imported from there in its own process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ("the harbour town woke slowly while fishermen mended their nets along quay and gulls argued over scraps "
+         "baker's boy ran between houses with a basket of warm loaves she opened the letter read it twice then "
+         "folded it into her coat pocket before walking down to water where boats rocked against tide").split()
+
+
+def draft(words: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    out, sentence = [], []
+    for _ in range(words):
+        sentence.append(rng.choice(WORDS))
+        if len(sentence) > rng.randint(8, 20):
+            out.append(" ".join(sentence).capitalize() + ".")
+            sentence = []
+    return " ".join(out + [" ".join(sentence)])
+
+
+def worker(src: str, threads: int) -> dict:
+    """Runs in its own process with `src` first on sys.path."""
+    sys.path.insert(0, src)
+    import torch
+
+    from microservices.engine import engine as eng
+    from microservices.engine.loader import load_model, load_tokenizer
+
+    torch.set_num_threads(threads)
+    params_cls = getattr(eng, "Params", None)
+    if params_cls is None:
+        from microservices.sampling_params import SamplingParams as params_cls
+    folder = ROOT / "models" / "smollm2-135m"  # converted by scripts/setup
+    tok = load_tokenizer(folder)
+    kw = dict(routes={"b": 0}, max_batch=32, context=2048, threads=threads)
+    if "prefix_cache_mb" in eng.Engine.__init__.__code__.co_varnames:
+        kw["prefix_cache_mb"] = 512 if params_cls.__name__ == "Params" else 3072
+    engine = eng.Engine(load_model(folder, "cpu"), tok, **kw)
+    engine.start()
+    new_api = hasattr(engine, "pool")
+
+    def run(prompt: str, writer: str, max_tokens: int = 8) -> dict:
+        got, done = {}, threading.Event()
+        t0 = time.perf_counter()
+
+        def emit(ev):
+            ev = ev.to_wire() if hasattr(ev, "to_wire") else ev
+            now = time.perf_counter()
+            if ev["type"] == "token":
+                got.setdefault("first", now - t0)
+                got["last"] = now - t0
+                got["tokens"] = got.get("tokens", 0) + 1
+            else:
+                got["usage"] = ev.get("usage", {})
+                done.set()
+        extra = {"writer": writer} if new_api else {}
+        engine.submit(eng.Request(id=writer, route="b", prompt=prompt, emit=emit, **extra,
+                                  params=params_cls(max_tokens=max_tokens, temperature=0)))
+        done.wait()
+        return got
+
+    out = {}
+    doc = draft(1500, 1)  # ~2,000 tokens after windowing
+    cold = run(doc, "w1")
+    out["cold_ttft"] = cold["first"]
+    out["cold_tokens"] = cold["usage"]["prompt_tokens"]
+    hit = run(doc + " And then she", "w1")
+    out["hit_ttft"] = hit["first"]
+    new_tokens = hit["usage"]["prompt_tokens"] - hit["usage"]["cached_tokens"]
+    a = engine.model.args
+    per_token = 2 * a.n_layer * a.n_kv_head * a.head_dim * 4
+    out["hit_new_kv_bytes"] = new_tokens * per_token
+    # the old cache stored a copy of every prompt; the slots compute in place
+    out["hit_copied_kv_bytes"] = 0 if new_api else hit["usage"]["cached_tokens"] * per_token * 2
+    short = run("Once upon a time", "w2", max_tokens=64)
+    out["decode_tok_s"] = (short["tokens"] - 1) / (short["last"] - short["first"])
+    if new_api:
+        out["drafts_held"] = len(engine.pool.slots) - engine.max_batch
+    else:
+        out["drafts_held"] = int(512 * 2**20 // (2000 * per_token + 2000 * 8))
+    # 8 writers: open (cold), then all continue at once
+    docs = [draft(1500 + 200 * i, 10 + i) for i in range(8)]
+    ts = [threading.Thread(target=run, args=(d, f"x{i}", 1)) for i, d in enumerate(docs)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    res = [None] * 8
+
+    def cont(i):
+        res[i] = run(docs[i] + " The light", f"x{i}", 8)["first"]
+    ts = [threading.Thread(target=cont, args=(i,)) for i in range(8)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    res.sort()
+    out["eight_ttft_p50"], out["eight_ttft_p90"] = res[3], res[7]
+    engine.stop()
+    return out
+
+
+def unpack(rev: str) -> str:
+    dest = tempfile.mkdtemp(prefix=f"writeup-{rev}-")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "microservices", "config"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+    return dest
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", default="0f85937", help="git revision to compare against")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.threads)))
+        return
+    variants = {f"baseline {args.baseline}": unpack(args.baseline), "this tree": str(ROOT)}
+    runs = {v: [] for v in variants}
+    for rep in range(args.repeats):
+        for name, src in variants.items():
+            p = subprocess.run([sys.executable, "-m", "benchmarks.long_drafts", "--worker", src,
+                                "--threads", str(args.threads)], cwd=ROOT, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+            if p.returncode:
+                sys.exit(f"{name} failed:\n{p.stderr[-3000:]}")
+            runs[name].append(json.loads(p.stdout.strip().splitlines()[-1]))
+    med = {v: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for v, rs in runs.items()}
+    rows = [("cold prefill, first token", "cold_ttft", lambda x: f"{x * 1e3:.0f} ms"),
+            ("cold prefill, prompt tokens/s", None, None),
+            ("3-word continuation of the cached draft, first token", "hit_ttft", lambda x: f"{x * 1e3:.0f} ms"),
+            ("KV the continuation computed", "hit_new_kv_bytes", lambda x: f"{x / 2**20:.1f} MB"),
+            ("KV copied for the hit (in and out of the cache)", "hit_copied_kv_bytes", lambda x: f"{x / 2**20:.0f} MB"),
+            ("batch-1 decode", "decode_tok_s", lambda x: f"{x:.1f} tok/s"),
+            ("8 writers continuing long drafts, first token p50", "eight_ttft_p50", lambda x: f"{x * 1e3:.0f} ms"),
+            ("8 writers continuing long drafts, first token p90", "eight_ttft_p90", lambda x: f"{x * 1e3:.0f} ms"),
+            ("2,000-token drafts the default cache holds", "drafts_held", lambda x: f"{x:.0f}")]
+    names = list(variants)
+    print(f"SmolLM2-135M fp32, {args.threads} threads, context 2,048; medians over {args.repeats} repeats "
+          f"(draft: {med[names[1]]['cold_tokens']:.0f} tokens after windowing)\n")
+    print(f"{'figure':<56}" + "".join(f"{n:>22}" for n in names))
+    for label, key, fmt in rows:
+        if key is None:
+            vals = [med[n]["cold_tokens"] / med[n]["cold_ttft"] for n in names]
+            print(f"{label:<56}" + "".join(f"{v:>22.0f}" for v in vals))
+            continue
+        print(f"{label:<56}" + "".join(f"{fmt(med[n][key]):>22}" for n in names))
+
+
+if __name__ == "__main__":
+    main()
