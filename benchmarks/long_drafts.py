@@ -8,6 +8,7 @@ For each variant, on the embedded model (context 2,048):
   * batch-1 decode tokens/s;
   * 8 writers continuing 1,500-3,000-word drafts at once (each cached):
     time to first token p50 / p90;
+  * 32 writers on short drafts at once: throughput;
   * drafts of 2,000 tokens the default cache budget holds.
 
     .venv/bin/python -m benchmarks.long_drafts [--baseline 0f85937] [--repeats 3]
@@ -121,6 +122,16 @@ def worker(src: str, threads: int) -> dict:
     [t.join() for t in ts]
     res.sort()
     out["eight_ttft_p50"], out["eight_ttft_p90"] = res[3], res[7]
+    # and short ones: 32 writers with 60-word prompts, 64 new tokens each
+    outs = [None] * 32
+
+    def short_run(i):
+        outs[i] = run(draft(60, 100 + i), f"s{i}", 64)
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=short_run, args=(i,)) for i in range(32)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    out["short32_tok_s"] = sum(o["tokens"] for o in outs) / (time.perf_counter() - t0)
     engine.stop()
     return out
 
@@ -162,6 +173,7 @@ def main():
             ("batch-1 decode", "decode_tok_s", lambda x: f"{x:.1f} tok/s"),
             ("8 writers continuing long drafts, first token p50", "eight_ttft_p50", lambda x: f"{x * 1e3:.0f} ms"),
             ("8 writers continuing long drafts, first token p90", "eight_ttft_p90", lambda x: f"{x * 1e3:.0f} ms"),
+            ("32 writers on 60-word drafts, 64 tokens each: throughput", "short32_tok_s", lambda x: f"{x:.0f} tok/s"),
             ("2,000-token drafts the default cache holds", "drafts_held", lambda x: f"{x:.0f}")]
     names = list(variants)
     print(f"SmolLM2-135M fp32, {args.threads} threads, context 2,048; medians over {args.repeats} repeats "
