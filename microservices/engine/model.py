@@ -6,6 +6,7 @@ a training model does not:
     batch reads and writes its own slot at its own positions;
   * packed batches (`Segments`): rows of any lengths (a 2,000-token prefill
     chunk beside one-token decode rows) share every matmul with no padding;
+    what every layer needs of them travels as one `Step`;
   * batched multi-LoRA: each row names an adapter (0 = none) and the low-rank
     deltas of every loaded adapter are applied in one pass (see LoRABank).
 """
@@ -114,6 +115,17 @@ class Segments:
         return torch.tensor(self.offsets[1:]) - 1
 
 
+@dataclass
+class Step:
+    """What every layer of one forward shares: the packed rows, where each
+    token's key and value go in the cache, its rotary angles, its adapter."""
+    seg: Segments
+    slot: Tensor  # [N] cache slot of each packed token
+    pos: Tensor  # [N] its position
+    rope: Tensor | None  # [N, head_dim // 2, 2]; None for learned positions
+    lora: LoRARows | None
+
+
 class LoRABank(nn.Module):
     """The LoRA deltas of every loaded adapter for one (possibly fused) linear.
 
@@ -161,9 +173,16 @@ class Linear(nn.Linear):
     def __init__(self, i: int, o: int, bias: bool):
         super().__init__(i, o, bias=bias)
         self.lora = LoRABank(i, o)
+        self.half: Tensor | None = None  # a bf16 copy for many-row (prefill) matmuls, see use_half_prefill
+        self.half_rows = 0
 
     def forward(self, x: Tensor, lora: LoRARows | None = None) -> Tensor:
-        y = F.linear(x, self.weight, self.bias)
+        if self.half is not None and x.shape[0] >= self.half_rows:
+            y = F.linear(x.to(self.half.dtype), self.half).to(x.dtype)
+            if self.bias is not None:
+                y = y + self.bias
+        else:
+            y = F.linear(x, self.weight, self.bias)
         if lora is not None and self.lora.A is not None:
             y = self.lora.apply_(y, x, lora)
         return y
@@ -188,16 +207,16 @@ class Attention(nn.Module):
         self.wo = Linear(a.n_head * a.head_dim, a.dim, bias)
         self.cache: KVCache | None = None
 
-    def forward(self, x: Tensor, seg: Segments, where: tuple[Tensor, Tensor], rope, lora) -> Tensor:
-        a = self.a
+    def forward(self, x: Tensor, step: Step) -> Tensor:
+        a, seg, lora = self.a, step.seg, step.lora
         n = x.shape[0]
         q, k, v = self.wqkv(x, lora).split([a.n_head * a.head_dim, a.n_kv_head * a.head_dim, a.n_kv_head * a.head_dim], -1)
         q = q.view(n, a.n_head, a.head_dim)
         k = k.view(n, a.n_kv_head, a.head_dim)
         v = v.view(n, a.n_kv_head, a.head_dim)
-        if rope is not None:
-            q, k = apply_rope(q, rope), apply_rope(k, rope)
-        self.cache.update(*where, k, v)
+        if step.rope is not None:
+            q, k = apply_rope(q, step.rope), apply_rope(k, step.rope)
+        self.cache.update(step.slot, step.pos, k, v)
         q = q.transpose(0, 1)  # [heads, N, head_dim]
         gqa = a.n_kv_head != a.n_head
         out = []
@@ -221,7 +240,7 @@ class FeedForward(nn.Module):
             self.w13 = Linear(a.dim, 2 * a.intermediate, False)
             self.w2 = Linear(a.intermediate, a.dim, False)
 
-    def forward(self, x: Tensor, lora) -> Tensor:
+    def forward(self, x: Tensor, lora: LoRARows | None) -> Tensor:
         if self.arch == "gpt2":
             return self.w2(F.gelu(self.w1(x, lora), approximate="tanh"), lora)
         gate, up = self.w13(x, lora).chunk(2, -1)
@@ -236,9 +255,9 @@ class TransformerBlock(nn.Module):
         self.attention = Attention(a)
         self.feed_forward = FeedForward(a)
 
-    def forward(self, x, seg, where, rope, lora) -> Tensor:
-        h = x + self.attention(self.attention_norm(x), seg, where, rope, lora)
-        return h + self.feed_forward(self.ffn_norm(h), lora)
+    def forward(self, x: Tensor, step: Step) -> Tensor:
+        h = x + self.attention(self.attention_norm(x), step)
+        return h + self.feed_forward(self.ffn_norm(h), step.lora)
 
 
 class Transformer(nn.Module):
@@ -253,6 +272,16 @@ class Transformer(nn.Module):
         self.rope_cache: Tensor | None = None
         self.max_seq = 0
         self.slots = 0
+
+    def use_half_prefill(self, dtype: torch.dtype = torch.bfloat16, min_rows: int = 64) -> None:
+        """Matmuls over at least `min_rows` tokens (prompt chunks) run in
+        `dtype` against a copy of the weights made once here; decode rows,
+        the KV cache and everything else stay in the model's dtype. Pays on
+        CPUs with AMX (bf16 tiles) and on GPUs; costs half the weights again
+        in memory."""
+        for m in self.modules():
+            if isinstance(m, Linear):
+                m.half, m.half_rows = m.weight.detach().to(dtype), min_rows
 
     def setup_cache(self, slots: int, max_seq: int) -> None:
         a = self.args
@@ -273,15 +302,15 @@ class Transformer(nn.Module):
         indices into N whose logits are wanted (None: all). Returns [len(logits_at) or N, V]."""
         device = tokens.device
         pos = seg.positions().to(device)
-        where = (seg.token_slots().to(device), pos)
         x = self.tok_embeddings(tokens)
         rope = None
         if self.pos_embeddings is not None:
             x = x + self.pos_embeddings(pos)
         else:
             rope = self.rope_cache[pos]  # [N, head_dim // 2, 2]
+        step = Step(seg, seg.token_slots().to(device), pos, rope, lora)
         for layer in self.layers:
-            x = layer(x, seg, where, rope, lora)
+            x = layer(x, step)
         if logits_at is not None:
             x = x[logits_at.to(device)]
         return self.output(self.norm(x))
