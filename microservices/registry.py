@@ -72,6 +72,9 @@ class Model(Strict):
     adapter: Adapter | None = None
     device: str = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # Prompt chunks' matmuls: auto = bfloat16 where it pays (a CUDA device, or a
+    # CPU with AMX tiles), else the model's dtype; see loader.half_prefill_dtype.
+    prefill_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     limits: Limits = Limits()
 
     @property

@@ -11,7 +11,7 @@ import torch
 from .. import weights
 from ..engine import adapters
 from ..engine.engine import Engine
-from ..engine.loader import load_model, load_tokenizer
+from ..engine.loader import half_prefill_dtype, load_model, load_tokenizer
 from ..engine.metrics import EngineMetrics
 from ..registry import Limits, Model, Registry
 
@@ -37,6 +37,9 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     model = load_model(folder, base.device, base.dtype)
+    half = half_prefill_dtype(base.prefill_dtype, model.output.weight.device, model.output.weight.dtype)
+    if half is not None:
+        model.use_half_prefill(half)
     tok = load_tokenizer(folder)
     routes = [reg.models[r] for r in inst.routes]
     merged = [m for m in routes if m.adapter and m.adapter.merge]

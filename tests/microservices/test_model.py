@@ -59,3 +59,22 @@ def test_packed_rows_of_different_lengths_equal_each_alone(tiny_dir, name):
                    Segments([0, 1, 2], [8, t - 3, 0], [t - 8, 1, 5]), logits_at=torch.tensor([t - 9, t - 8, t - 3]))
     for got, want in zip(packed, alone):
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_half_precision_prefill_stays_close_to_fp32(tiny_dir, name):
+    """bf16 matmuls for prompt chunks (fast on AMX CPUs and GPUs): the same
+    next-token choices, logits within bf16's rounding; decode rows keep fp32."""
+    folder = tiny_dir / name
+    m = load_model(folder, "cpu")
+    m.setup_cache(2, 128)
+    ids = load_tokenizer(folder)(PROMPT * 2, return_tensors="pt").input_ids
+    with torch.no_grad():
+        full = _full(m, ids)
+        m.use_half_prefill(torch.bfloat16, min_rows=8)
+        half = _full(m, ids)
+        decode = m(ids[0, :1], Segments([1], [0], [1]))  # one row: the fp32 weights
+    assert not torch.equal(half, full)  # the bf16 path really ran
+    assert (half.argmax(-1) == full.argmax(-1)).float().mean() >= 0.9
+    assert (half - full).abs().mean() < 0.05 * full.abs().mean()  # bf16 keeps 8 bits of mantissa
+    torch.testing.assert_close(decode[0], full[0], atol=1e-4, rtol=1e-4)
