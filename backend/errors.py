@@ -8,9 +8,34 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
 
 
-class Missing(LookupError):
-    """Raised by services when a thing does not exist for this owner; every
-    API view answers it with 404 `not_found` through the handler below."""
+class ServiceError(Exception):
+    """A refusal by a service or selector: an HTTP status, a stable `code`, a
+    human sentence and any `extra` fields of the body. Views do not catch
+    these; `api_exception_handler` below is the one place they become
+    responses (HackSoft's "approach 2")."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid_request"
+    message = "The request was refused."
+
+    def __init__(self, message: str | None = None, **extra):
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+        self.extra = extra
+
+
+class Missing(ServiceError, LookupError):
+    """A thing that does not exist for this owner: 404 `not_found`, and the
+    answer never says whether it exists for someone else. `what` is for logs."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    message = "Not found, or not yours."
+
+    def __init__(self, what=None):
+        super().__init__()
+        self.what = what
 
 
 class ErrorOut(serializers.Serializer):
@@ -21,7 +46,8 @@ class ErrorOut(serializers.Serializer):
 
 
 class ApiError(exceptions.APIException):
-    """An error with our own stable code; `extra` fields go into the body."""
+    """An error with our own stable code; `extra` fields go into the body.
+    Services raise a ServiceError instead; the handler turns it into this."""
 
     def __init__(self, status_code: int, code: str, message: str, **extra):
         super().__init__(detail=message, code=code)
@@ -42,8 +68,10 @@ def _first_message(detail) -> str:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        exc = ApiError(exc.status_code, exc.code, exc.message, **exc.extra)
     # DRF turns Django's own 404/403 into responses but hands us the originals.
-    if isinstance(exc, (Http404, Missing)):
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -17,8 +17,10 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from rest_framework import status
 
 from backend.documents.services import move_writer_drafts
+from backend.errors import ServiceError
 
 from . import selectors
 from .live import sessions_changed
@@ -29,13 +31,14 @@ User = get_user_model()
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-class AccountError(Exception):
+class AccountError(ServiceError):
     """A refusal with a stable `code` and a human sentence."""
 
     code = "account_error"
 
 
 class UsernameTaken(AccountError):
+    status_code = status.HTTP_409_CONFLICT
     code = "username_taken"
 
 
@@ -43,7 +46,7 @@ class WeakPassword(AccountError):
     code = "weak_password"
 
     def __init__(self, messages: list[str]):
-        super().__init__(" ".join(messages))
+        super().__init__(" ".join(messages), errors={"password": messages})
         self.messages = messages
 
 

@@ -4,9 +4,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from backend.endpoints import WriteThrottled, parse_input
+from backend.endpoints import SignedIn, WriteThrottled, parse_input
+from backend.errors import ErrorOut
 from backend.throttling import SignUpThrottle, WriteThrottle
-from backend.errors import ApiError, ErrorOut
 
 from . import selectors, services
 from .owners import owner_for_request
@@ -21,20 +21,6 @@ from .serializers import (
     SignInIn,
     SignUpIn,
 )
-
-_STATUS = {
-    services.UsernameTaken: status.HTTP_409_CONFLICT,
-    services.WeakPassword: status.HTTP_400_BAD_REQUEST,
-    services.InvalidCredentials: status.HTTP_400_BAD_REQUEST,
-    services.InvalidResetLink: status.HTTP_400_BAD_REQUEST,
-    services.WrongPassword: status.HTTP_400_BAD_REQUEST,
-}
-
-
-def _refusal(e: services.AccountError) -> ApiError:
-    extra = {"errors": {"password": e.messages}} if isinstance(e, services.WeakPassword) else {}
-    return ApiError(_STATUS.get(type(e), status.HTTP_400_BAD_REQUEST), e.code, str(e), **extra)
-
 
 def _session(request, **extra) -> dict:
     user = request.user if request.user.is_authenticated else None
@@ -84,10 +70,7 @@ class SignUpView(AuthThrottled):
     )
     def post(self, request):
         data = parse_input(SignUpIn, request.data)
-        try:
-            _, moved = services.sign_up(request, **data)
-        except services.AccountError as e:
-            raise _refusal(e) from None
+        _, moved = services.sign_up(request, **data)
         return Response(_session(request, moved_drafts=moved), status=status.HTTP_201_CREATED)
 
 
@@ -99,10 +82,7 @@ class SignInView(AuthThrottled):
     )
     def post(self, request):
         data = parse_input(SignInIn, request.data)
-        try:
-            _, moved = services.sign_in(request, login_name=data["login"], password=data["password"])
-        except services.AccountError as e:
-            raise _refusal(e) from None
+        _, moved = services.sign_in(request, login_name=data["login"], password=data["password"])
         return Response(_session(request, moved_drafts=moved))
 
 
@@ -138,22 +118,16 @@ class PasswordResetConfirmView(AuthThrottled):
     )
     def post(self, request):
         data = parse_input(PasswordResetConfirmIn, request.data)
-        try:
-            _, moved = services.reset_password(request, **data)
-        except services.AccountError as e:
-            raise _refusal(e) from None
+        _, moved = services.reset_password(request, **data)
         return Response(_session(request, moved_drafts=moved))
 
 
-def _signed_in(request) -> None:
-    if not request.user.is_authenticated:
-        raise ApiError(status.HTTP_403_FORBIDDEN, "not_signed_in", "Sign in to see or change your account.")
-
-
 class AccountView(AuthThrottled):
+    permission_classes = [SignedIn]
+    sign_in_to = "see or change your account"
+
     @extend_schema(responses={200: AccountOut, 403: ErrorOut}, summary="The signed-in account")
     def get(self, request):
-        _signed_in(request)
         return Response(AccountOut(selectors.account_summary(request.user)).data)
 
     @extend_schema(
@@ -162,10 +136,6 @@ class AccountView(AuthThrottled):
         summary="Delete the account and everything it owns (confirm with the password)",
     )
     def delete(self, request):
-        _signed_in(request)
         data = parse_input(DeleteAccountIn, request.data)
-        try:
-            services.delete_account(request, password=data["password"])
-        except services.AccountError as e:
-            raise _refusal(e) from None
+        services.delete_account(request, password=data["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)

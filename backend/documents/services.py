@@ -8,29 +8,42 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from rest_framework import status
+
 from backend.accounts.owners import Owner
+from backend.errors import Missing, ServiceError
 
 from . import live
 from . import spans as span_rules
-from backend.errors import Missing
-
 from .models import Document, Visibility
 from .selectors import document_of, documents_of
+from .serializers import DocumentOut
 
 
 class DocumentNotFound(Missing):
     pass
 
 
-class SignInRequired(PermissionError):
+class SignInRequired(ServiceError):
     """Only writers with an account may put pieces in the public gallery."""
 
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "sign_in_required"
 
-class VersionConflict(Exception):
-    """The autosave started from an old version; `current` is what is saved now."""
 
-    def __init__(self, current: Document):
-        super().__init__(f"document {current.id} is at version {current.version}")
+class VersionConflict(ServiceError):
+    """The autosave started from an old version; `current` is what is saved
+    now, and the answer carries it so the client can merge without a read."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "version_conflict"
+
+    def __init__(self, current: Document, sent: int):
+        super().__init__(
+            f"This draft was saved elsewhere (now version {current.version}, you sent {sent}); "
+            "nothing was overwritten. Merge with `current` and save again.",
+            current=DocumentOut(current).data,
+        )
         self.current = current
 
 
@@ -70,7 +83,7 @@ def autosave(
     if document is None:
         raise DocumentNotFound(document_id)
     if not saved:
-        raise VersionConflict(document)
+        raise VersionConflict(document, sent=version)
     live.broadcast_updated(document, origin)
     return document
 

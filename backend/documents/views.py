@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from backend.accounts.owners import owner_for_request
 from backend.catalog.selectors import genre_by_route
 from backend.endpoints import Download, WriteThrottled, parse_input
-from backend.errors import ApiError, ErrorOut
+from backend.errors import ErrorOut
 from backend.site_url import absolute_url
 
 from . import export, selectors, services
@@ -46,17 +46,7 @@ class DocumentDetailView(WriteThrottled):
     )
     def patch(self, request, document_id):
         data = parse_input(DocumentPatchIn, request.data)
-        owner = owner_for_request(request, create=False)
-        try:
-            document = services.autosave(owner, document_id, **data)
-        except services.VersionConflict as e:
-            raise ApiError(
-                status.HTTP_409_CONFLICT,
-                "version_conflict",
-                f"This draft was saved elsewhere (now version {e.current.version}, you sent "
-                f"{data['version']}); nothing was overwritten. Merge with `current` and save again.",
-                current=DocumentOut(e.current).data,
-            ) from None
+        document = services.autosave(owner_for_request(request, create=False), document_id, **data)
         return Response(DocumentOut(document).data)
 
     @extend_schema(responses={204: None, 404: ErrorOut})
@@ -73,13 +63,10 @@ class DocumentPublishView(WriteThrottled):
     )
     def post(self, request, document_id):
         data = parse_input(PublishIn, request.data)
-        try:
-            document = services.publish(
-                owner_for_request(request, create=False), document_id,
-                visibility=data.get("visibility"), genres=genre_by_route(),
-            )
-        except services.SignInRequired as e:
-            raise ApiError(status.HTTP_403_FORBIDDEN, "sign_in_required", str(e)) from None
+        document = services.publish(
+            owner_for_request(request, create=False), document_id,
+            visibility=data.get("visibility"), genres=genre_by_route(),
+        )
         return Response(
             {
                 "share_id": document.share_id,

@@ -3,18 +3,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from rest_framework import status
 
 from backend.documents.models import Document, Visibility
+from backend.errors import ServiceError
 
 from .models import Vote
 from .ranking import decayed_score
 
 PAGE_SIZE = 20
 SORTS = ("new", "top")
+
+
+class NoSuchPage(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+    def __init__(self, page):
+        super().__init__(f"There is no page {page} of the gallery.")
 
 
 def public_pieces() -> QuerySet[Document]:
@@ -39,7 +49,7 @@ def with_votes(pieces: QuerySet[Document], user=None) -> QuerySet[Document]:
 
 
 def gallery_page(*, sort: str = "new", genre: str = "", page: int = 1, user=None, now: datetime | None = None) -> Page:
-    """One page of public pieces; raises django.core.paginator.InvalidPage past the end."""
+    """One page of public pieces; raises NoSuchPage past the end."""
     pieces = with_votes(public_pieces(), user)
     if genre:
         pieces = pieces.filter(published_genre=genre)
@@ -50,7 +60,10 @@ def gallery_page(*, sort: str = "new", genre: str = "", page: int = 1, user=None
         pieces = pieces.annotate(rank=rank).order_by(F("rank").desc(nulls_last=True), newest, "-pk")
     else:
         pieces = pieces.order_by(newest, "-pk")
-    return Paginator(pieces, PAGE_SIZE).page(page)
+    try:
+        return Paginator(pieces, PAGE_SIZE).page(page)
+    except InvalidPage:
+        raise NoSuchPage(page) from None
 
 
 def gallery_genres() -> list[str]:

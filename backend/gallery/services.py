@@ -8,10 +8,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework import status
 
 from backend.documents.models import Document, Visibility
-
-from backend.errors import Missing
+from backend.errors import Missing, ServiceError
 
 from .models import Flag, Vote
 from .selectors import piece
@@ -21,12 +21,20 @@ class PieceNotFound(Missing):
     pass
 
 
-class NotInGallery(Exception):
+class NotInGallery(ServiceError):
     """Votes are for pieces in the public gallery, not link-only ones."""
 
+    status_code = status.HTTP_409_CONFLICT
+    code = "not_in_gallery"
+    message = "Only pieces in the public gallery take votes."
 
-class OwnPiece(Exception):
+
+class OwnPiece(ServiceError):
     """Writers do not vote for themselves."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "own_piece"
+    message = "You cannot vote for your own piece."
 
 
 def _published(share_id: str) -> Document:
@@ -62,9 +70,9 @@ def vote(user, share_id: str, value: int, *, address: str = "") -> Document:
     (_counts), from the voter's account age and client address."""
     document = _published(share_id)
     if document.visibility != Visibility.PUBLIC:
-        raise NotInGallery(share_id)
+        raise NotInGallery()
     if document.owner_id == user.pk:
-        raise OwnPiece(share_id)
+        raise OwnPiece()
     if value == 0:
         Vote.objects.filter(user=user, document=document).delete()
     else:

@@ -1,24 +1,17 @@
 """Gallery API: public pieces, votes and flags; a piece's read-only page and downloads."""
-from django.core.paginator import InvalidPage
 from django.http import Http404
 from django.utils.http import urlencode
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.client_address import client_address
 from backend.documents import export
-from backend.endpoints import Download, WriteThrottled, parse_input
-from backend.errors import ApiError, ErrorOut
+from backend.endpoints import Download, SignedIn, WriteThrottled, parse_input
+from backend.errors import ErrorOut
 
 from . import selectors, services
 from .serializers import FlagIn, FlagOut, GalleryOut, GalleryQuery, PieceCardOut, SharedOut, VoteIn, VoteOut
-
-
-def _signed_in(request, doing: str) -> None:
-    if not request.user.is_authenticated:
-        raise ApiError(status.HTTP_403_FORBIDDEN, "not_signed_in", f"Sign in to {doing}.")
 
 
 class GalleryView(APIView):
@@ -29,12 +22,7 @@ class GalleryView(APIView):
     )
     def get(self, request):
         query = parse_input(GalleryQuery, request.query_params)
-        try:
-            page = selectors.gallery_page(user=request.user, **query)
-        except InvalidPage:
-            raise ApiError(
-                status.HTTP_404_NOT_FOUND, "not_found", f"There is no page {query['page']} of the gallery."
-            ) from None
+        page = selectors.gallery_page(user=request.user, **query)
 
         def link(number):
             return f"{request.path}?{urlencode({**query, 'page': number})}"
@@ -76,16 +64,11 @@ class PieceExportView(Download):
 
 
 class PieceVoteView(WriteThrottled):
+    permission_classes = [SignedIn]
+    sign_in_to = "vote"
+
     def _answer(self, request, share_id, value):
-        _signed_in(request, "vote")
-        try:
-            document = services.vote(request.user, share_id, value, address=client_address(request))
-        except services.NotInGallery:
-            raise ApiError(
-                status.HTTP_409_CONFLICT, "not_in_gallery", "Only pieces in the public gallery take votes."
-            ) from None
-        except services.OwnPiece:
-            raise ApiError(status.HTTP_403_FORBIDDEN, "own_piece", "You cannot vote for your own piece.") from None
+        document = services.vote(request.user, share_id, value, address=client_address(request))
         return Response(selectors.vote_counts(document, request.user))
 
     @extend_schema(
@@ -102,13 +85,15 @@ class PieceVoteView(WriteThrottled):
 
 
 class PieceFlagView(WriteThrottled):
+    permission_classes = [SignedIn]
+    sign_in_to = "flag a piece"
+
     @extend_schema(
         request=FlagIn,
         responses={200: FlagOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
         summary="Report a piece to the moderators",
     )
     def post(self, request, share_id):
-        _signed_in(request, "flag a piece")
         data = parse_input(FlagIn, request.data)
         services.flag(request.user, share_id, data["reason"])
         return Response({"flagged": True})
