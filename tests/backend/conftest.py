@@ -85,10 +85,10 @@ def registry_with_ports(tiny_registry: Path, folder: Path, ports: dict[str, int]
 # --- compose socket helpers -------------------------------------------------
 
 
-def communicator(cookies: dict | None = None, origin: bytes | None = ORIGIN) -> WebsocketCommunicator:
+def communicator(cookies: dict | None = None, origin: bytes | None = ORIGIN, host: bytes | None = None) -> WebsocketCommunicator:
     from backend.asgi import application
 
-    headers = []
+    headers = [(b"host", host)] if host else []
     if origin is not None:
         headers.append((b"origin", origin))
     if cookies:

@@ -176,19 +176,22 @@ async def test_sync_unavailable_when_redis_is_down_but_composing_works(microserv
 
 
 @pytest.mark.parametrize(
-    "origin, allowed",
+    "origin, host, allowed",
     [
-        (b"http://localhost", True),
-        (b"http://localhost:8000", True),
-        (b"http://127.0.0.1:8000", True),
-        (b"https://evil.example", False),
-        (b"http://localhost.evil.example", False),
-        (b"null", False),
-        (None, False),
+        (b"http://localhost", None, True),  # the site URL
+        (b"http://localhost:8000", b"localhost:8000", True),  # the page's own origin
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
+        (b"http://localhost:9999", b"localhost:8000", False),  # another port of the same host
+        (b"https://localhost:8000", b"localhost:8000", False),  # another scheme
+        (b"http://localhost:8000", None, False),  # not the site URL, and no Host to be its own
+        (b"https://evil.example", None, False),
+        (b"http://localhost.evil.example", None, False),
+        (b"null", None, False),
+        (None, None, False),
     ],
 )
-async def test_only_the_apps_own_origins_may_connect(origin, allowed):
-    comm = communicator(origin=origin)
+async def test_only_the_apps_own_origins_may_connect(origin, host, allowed):
+    comm = communicator(origin=origin, host=host)
     connected, _ = await comm.connect(timeout=10)
     assert connected is allowed
     if connected:
