@@ -22,12 +22,13 @@ import time
 
 import torch
 
-from microservices import registry, weights
+from contract import registry
+from contract.sampling_params import SamplingParams
+from microservices import weights
 from microservices.engine.engine import Engine, Request
 from microservices.engine.loader import load_model, load_tokenizer
 from microservices.engine.model import Segments
 from microservices.engine.sampling import sample
-from microservices.sampling_params import SamplingParams
 
 SAMPLING = dict(temperature=0.8, top_k=40, top_p=0.95)
 TEXT = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in "

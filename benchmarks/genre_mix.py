@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from microservices import registry, weights
+from contract import registry
+from microservices import weights
 
 PROMPT = ("The lighthouse stood at the end of the long spit of land, and every evening the keeper climbed its "
           "hundred and twelve steps to light the lamp.")
@@ -57,8 +58,8 @@ def rss_mb() -> tuple[float, float]:
 
 def child(variant: str, route: str, streams: int, new: int, threads: int, adapters: list[str]) -> dict:
     from microservices.engine import adapters as lora
+    from contract.sampling_params import SamplingParams as Params
     from microservices.engine.engine import Engine, Request
-    from microservices.sampling_params import SamplingParams as Params
     from microservices.engine.loader import load_model, load_tokenizer
 
     torch.set_num_threads(threads)

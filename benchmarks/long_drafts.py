@@ -57,9 +57,9 @@ def worker(src: str, threads: int) -> dict:
     from microservices.engine.loader import load_model, load_tokenizer
 
     torch.set_num_threads(threads)
-    params_cls = getattr(eng, "Params", None)
-    if params_cls is None:
-        from microservices.sampling_params import SamplingParams as params_cls
+    # Whatever the engine of `src` itself samples with: older revisions call it
+    # Params; later ones import SamplingParams (first from microservices/, then contract/).
+    params_cls = getattr(eng, "Params", None) or eng.SamplingParams
     folder = ROOT / "models" / "smollm2-135m"  # converted by scripts/setup
     tok = load_tokenizer(folder)
     kw = dict(routes={"b": 0}, max_batch=32, context=2048, threads=threads)
@@ -138,8 +138,11 @@ def worker(src: str, threads: int) -> dict:
 
 def unpack(rev: str) -> str:
     dest = tempfile.mkdtemp(prefix=f"writeup-{rev}-")
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "microservices", "config"],
-                             check=True, capture_output=True).stdout
+    paths = ["microservices", "config"]
+    # The shared contract left microservices/ for its own package (issue 15).
+    if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:contract"], capture_output=True).returncode == 0:
+        paths.append("contract")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, *paths], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
     return dest
 

@@ -109,7 +109,8 @@ def find_llama_server(explicit: str | None) -> tuple[Path | None, str]:
 
 
 def embedded_gguf(route: str) -> Path:
-    from microservices import registry, weights
+    from contract import registry
+    from microservices import weights
 
     try:
         model = registry.load().base_of(route)

@@ -13,9 +13,10 @@ import time
 
 import torch
 
-from microservices import registry, weights
+from contract import registry
+from contract.sampling_params import SamplingParams
+from microservices import weights
 from microservices.engine.engine import Engine, Request
-from microservices.sampling_params import SamplingParams
 from microservices.engine.loader import load_model, load_tokenizer
 
 CHECKPOINTS = (200, 500, 1000, 2000)

@@ -100,7 +100,7 @@ def base_folder(s: Settings) -> str:
     """The base model's weights: a folder, or a Hugging Face id for hub-sourced routes."""
     if s.base_path:
         return s.base_path
-    from microservices import registry
+    from contract import registry
 
     model = registry.load().model(s.base)
     if model.base or not model.source:

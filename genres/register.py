@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from microservices import registry
+from contract import registry
 
 
 def entry_for_adapter(name: str, genre: str, description: str, base: str, adapter_path: str) -> dict:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import registry, weights
+from contract import registry
+
+from . import weights
 
 
 def main(argv=None) -> int:

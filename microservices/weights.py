@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .registry import Model
+from contract.registry import Model
 
 MARKER = "writeup-source.json"
 

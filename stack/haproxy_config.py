@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from microservices.registry import REPO_ROOT, Instance, Registry, load
+from contract.registry import REPO_ROOT, Instance, Registry, load
 
 TEMPLATE = REPO_ROOT / "ansible" / "roles" / "loadbalancer" / "templates" / "haproxy.cfg.j2"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from microservices.registry import REPO_ROOT, Registry, load, parse
+from contract.registry import REPO_ROOT, Registry, load, parse
 from microservices.weights import availability
 
 from . import haproxy_config, postgres, prometheus, supervision

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from microservices.registry import REPO_ROOT, Registry, load
+from contract.registry import REPO_ROOT, Registry, load
 
 from .haproxy_config import server_entries
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from microservices.registry import REPO_ROOT, RegistryError, registry_path
+from contract.registry import REPO_ROOT, RegistryError, registry_path
 
 from . import haproxy_config, plan as planning, postgres, secret
 

@@ -112,7 +112,7 @@ fi
 # instance group's own health check and the log should say so too.
 checks=$(cd "$WRITEUP_APP_DIR" && "$WRITEUP_VENV/bin/python" - "$instances_json" <<'PY'
 import json, sys
-from microservices.registry import load
+from contract.registry import load
 reg = load("config/models.yaml")
 for iid in json.loads(sys.argv[1]):
     inst = reg.instance(iid)

@@ -21,7 +21,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import cache
 
-from microservices.registry import Model, Registry, load_cached
+from contract.registry import Model, Registry, load_cached
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from backend.accounts.live import SESSION_ENDED, SessionWatch, owner_now
 from backend.catalog.selectors import registry
 from backend.documents import selectors as documents
 from backend.documents.live import DocumentWatch, LiveUnavailable
-from microservices import protocol
+from contract import protocol
 
 from . import messages
 from .budget import WriterBudget

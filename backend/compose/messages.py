@@ -1,6 +1,6 @@
 """Client messages on /ws/compose/.
 
-`generate`, `prewarm` and `cancel` are checked by `microservices.protocol`, the
+`generate`, `prewarm` and `cancel` are checked by `contract.protocol`, the
 same code the microservice runs, so both hops answer bad input with the same
 codes and a bad request never reaches a model. The backend adds `watch` and
 `unwatch` (document sync between tabs). The `writer` key is the backend's to
@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from microservices import protocol
-from microservices.protocol import Cancel, Generate, Prewarm
-from microservices.registry import Registry
+from contract import protocol
+from contract.protocol import Cancel, Generate, Prewarm
+from contract.registry import Registry
 
 __all__ = [
     "Cancel", "Generate", "Prewarm", "ProtocolError", "Unwatch", "Watch",

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from microservices.registry import Registry
+from contract.registry import Registry
 
 from .budget import WriterBudget
 from .limits import SocketLimits

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from microservices.registry import Registry
+from contract.registry import Registry
 
 log = logging.getLogger(__name__)
 

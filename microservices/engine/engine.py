@@ -28,7 +28,8 @@ from typing import Callable
 
 import torch
 
-from ..sampling_params import SamplingParams
+from contract.sampling_params import SamplingParams
+
 from .detokenize import TextStream
 from .events import Done, Error, Event, Token, Usage
 from .metrics import EngineMetrics

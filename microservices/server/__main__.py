@@ -9,7 +9,9 @@ import logging
 import os
 import sys
 
-from .. import registry, weights
+from contract import registry
+
+from .. import weights
 from ..engine.adapters import AdapterError
 
 

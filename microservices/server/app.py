@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .. import protocol
+from contract import protocol
+
 from ..engine.engine import Busy, OverQuota, Request
 from . import openai_api
 from .service import Service

@@ -20,7 +20,8 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import protocol
+from contract import protocol
+
 from ..engine.engine import Busy, OverQuota, Request
 from ..engine.events import Done, Error, Token
 from .service import Service

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 import torch
 
+from contract.registry import Limits, Model, Registry
+
 from .. import weights
 from ..engine import adapters
 from ..engine.engine import Engine
 from ..engine.loader import half_prefill_dtype, load_model, load_tokenizer
 from ..engine.metrics import EngineMetrics
-from ..registry import Limits, Model, Registry
 
 log = logging.getLogger("writeup.service")
 

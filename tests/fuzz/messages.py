@@ -11,7 +11,7 @@ import math
 from hypothesis import currently_in_test_context, event
 from hypothesis import strategies as st
 
-from microservices import protocol
+from contract import protocol
 
 # docs/protocol.md. `internal_error` is deliberately absent: a fuzzer that
 # provokes it has found a bug.

@@ -18,7 +18,7 @@ import pytest
 from websockets.sync.client import connect
 
 from microservices.engine.engine import Request
-from microservices.sampling_params import SamplingParams
+from contract.sampling_params import SamplingParams
 from tests.fuzz.messages import BACKEND_CODES, MICROSERVICE_CODES, exchange
 from tests.microservices.conftest import Collector, make_engine
 

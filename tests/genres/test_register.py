@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from genres import register
-from microservices import registry
+from contract import registry
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 from safetensors import safe_open
 
 from genres.finetune import LLAMA_PROJECTIONS
-from microservices import registry
+from contract import registry
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.parent for p in (REPO / "adapters").glob("*/adapter_config.json"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from microservices.engine.engine import Engine, Request
-from microservices.sampling_params import SamplingParams
+from contract.sampling_params import SamplingParams
 from microservices.engine.loader import load_model, load_tokenizer
 
 

@@ -2,7 +2,7 @@
 Content-Length before reading, and by counting a chunked body as it streams."""
 import httpx
 
-from microservices import protocol
+from contract import protocol
 
 
 def test_a_declared_oversized_body_is_refused(microservice):

@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from microservices import registry, weights
+from contract import registry
+from microservices import weights
 from microservices.engine.loader import load_model, load_tokenizer
 from microservices.engine.model import Segments
 from tests.microservices.conftest import Collector, make_engine

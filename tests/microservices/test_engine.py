@@ -162,7 +162,7 @@ def test_prewarm_yields_to_running_streams(tiny_dir):
     that carries a prewarm's prefill also carries a decode row, and a prewarm
     waits while anyone is decoding."""
     from microservices.engine.engine import Request
-    from microservices.sampling_params import SamplingParams
+    from contract.sampling_params import SamplingParams
 
     engine = make_engine(tiny_dir / "tiny-llama", max_batch=4, context=256, prefix_cache_mb=4, prefill_chunk=16)
     engine.stop()  # driven tick by tick below
@@ -192,7 +192,7 @@ def test_prewarm_yields_to_running_streams(tiny_dir):
 def test_a_real_request_takes_over_its_writers_prewarm(tiny_dir):
     """A writer who pauses before their prewarm finishes keeps what it computed."""
     from microservices.engine.engine import Request
-    from microservices.sampling_params import SamplingParams
+    from contract.sampling_params import SamplingParams
 
     engine = make_engine(tiny_dir / "tiny-llama", max_batch=4, context=256, prefix_cache_mb=4, prefill_chunk=16)
     engine.stop()

@@ -28,7 +28,7 @@ import torch
 from microservices.engine import adapters
 from microservices.engine.engine import Engine, Request
 from microservices.engine.loader import load_model, load_tokenizer
-from microservices.sampling_params import SamplingParams
+from contract.sampling_params import SamplingParams
 from tests.microservices.test_adapters import TARGETS, make_adapter
 
 WORDS = ("the harbour town woke slowly while fishermen mended nets along quay gulls argued over scraps and "

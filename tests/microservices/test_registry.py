@@ -4,8 +4,9 @@ import copy
 import pytest
 import yaml
 
-from microservices import registry, weights
-from microservices.registry import RegistryError, parse
+from contract import registry
+from contract.registry import RegistryError, parse
+from microservices import weights
 from tests.support.tiny_models import tiny_registry_data
 
 

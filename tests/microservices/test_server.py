@@ -7,7 +7,7 @@ import httpx
 import pytest
 import websockets
 
-from microservices import protocol
+from contract import protocol
 from tests.support.services import start_microservice
 
 

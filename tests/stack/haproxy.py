@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from microservices.registry import load
+from contract.registry import load
 from stack import haproxy_config
 from tests.support.services import Service, free_port
 

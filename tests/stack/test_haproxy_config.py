@@ -4,7 +4,7 @@ import subprocess
 import pytest
 import yaml
 
-from microservices.registry import DEFAULT_REGISTRY, load, parse
+from contract.registry import DEFAULT_REGISTRY, load, parse
 from stack import haproxy_config
 
 

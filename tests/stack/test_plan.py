@@ -5,7 +5,7 @@ import socket
 import pytest
 import yaml
 
-from microservices.registry import load
+from contract.registry import load
 from stack import plan as planning
 from tests.support.services import free_port
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from microservices.registry import load
+from contract.registry import load
 from stack import prometheus
 from tests.stack.haproxy import HAProxy
 
