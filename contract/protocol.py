@@ -17,13 +17,17 @@ PARAM_KEYS = {"max_tokens", "temperature", "top_k", "top_p", "n", "stop", "seed"
 
 
 class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, id: str | None = None, param: str | None = None):
+    """A refused message, answered as `{"type": "error", "id", "code", "message"}`
+    on either hop; `extra` fields (the backend's `document`) join the reply."""
+
+    def __init__(self, code: str, message: str, id: str | None = None, param: str | None = None, **extra):
         super().__init__(message)
         self.code, self.message, self.id = code, message, id
         self.param = param  # the offending parameter, for APIs that name it (OpenAI's `param`)
+        self.extra = extra
 
     def as_message(self) -> dict:
-        return {"type": "error", "id": self.id, "code": self.code, "message": self.message}
+        return {"type": "error", "id": self.id, "code": self.code, "message": self.message, **self.extra}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from django.contrib.auth import get_user
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from .owners import WRITER_SESSION_KEY, Owner
+from backend.documents.owners import WRITER_SESSION_KEY, Owner
 
 log = logging.getLogger(__name__)
 

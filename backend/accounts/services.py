@@ -1,7 +1,7 @@
 """Accounts: sign up, sign in and out, password reset, deletion.
 
 Signing up or in moves the browser session's anonymous drafts to the account
-(see owners.py), so a writer who starts without an account loses nothing.
+(see documents/owners.py), so a writer who starts without an account loses nothing.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework import status
 
+from backend.documents.owners import WRITER_SESSION_KEY
 from backend.documents.services import move_writer_drafts
 from backend.errors import ServiceError
 
 from . import selectors
 from .live import sessions_changed
-from .owners import WRITER_SESSION_KEY
 
 log = logging.getLogger(__name__)
 User = get_user_model()

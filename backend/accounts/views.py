@@ -4,12 +4,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from backend.documents.owners import owner_for_request
 from backend.endpoints import SignedIn, WriteThrottled, parse_input
 from backend.errors import ErrorOut
 from backend.throttling import SignUpThrottle, WriteThrottle
 
 from . import selectors, services
-from .owners import owner_for_request
 from .serializers import (
     AccountOut,
     DeleteAccountIn,

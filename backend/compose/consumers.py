@@ -15,12 +15,10 @@ from backend.accounts.live import SESSION_ENDED, SessionWatch, owner_now
 from backend.catalog.selectors import registry
 from backend.documents import selectors as documents
 from backend.documents.live import DocumentWatch, LiveUnavailable
-from contract import protocol
 
-from . import messages
 from .budget import WriterBudget
 from .limits import SocketLimits, TokenBucket
-from .messages import Cancel, Generate, Prewarm, ProtocolError, Unwatch, Watch
+from .messages import Cancel, Generate, Prewarm, ProtocolError, Unwatch, Watch, decode, usable_id, validate
 from .relay import Relay
 from .writer import writer_for_scope
 
@@ -98,13 +96,14 @@ class ComposeConsumer(AsyncWebsocketConsumer):
         if self.relay is None:
             return
         msg = None
+        frame = text_data if text_data is not None else bytes_data
         try:
             if not self.bucket.take():
                 # Name the refused request when that is cheap; a flood of big
                 # frames is not worth parsing.
-                if len(text_data or bytes_data or "") <= 4096:
+                if len(frame or "") <= 4096:
                     try:
-                        msg = messages.decode(text_data, bytes_data, self.limits.max_message_bytes)
+                        msg = decode(frame, self.limits.max_message_bytes)
                     except ProtocolError:
                         pass
                 raise ProtocolError(
@@ -112,15 +111,15 @@ class ComposeConsumer(AsyncWebsocketConsumer):
                     f"Too many messages: at most {self.limits.messages_per_second:g} a second. "
                     "This one was dropped; slow down and retry.",
                 )
-            msg = messages.decode(text_data, bytes_data, self.limits.max_message_bytes)
-            await self._handle(messages.validate(msg, self.registry))
-        except protocol.ProtocolError as e:
+            msg = decode(frame, self.limits.max_message_bytes)
+            await self._handle(validate(msg, self.registry))
+        except ProtocolError as e:
             if e.id is None and isinstance(msg, dict):
-                e.id = messages.request_id(msg)
+                e.id = usable_id(msg.get("id"))
             await self.send_json(e.as_message())
         except Exception:
             log.exception("compose message failed")
-            rid = messages.request_id(msg) if isinstance(msg, dict) else None
+            rid = usable_id(msg.get("id")) if isinstance(msg, dict) else None
             await self.send_json(
                 {"type": "error", "id": rid, "code": "internal_error", "message": "Something broke on the server; it has been logged."}
             )

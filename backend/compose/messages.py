@@ -12,24 +12,14 @@ import uuid
 from dataclasses import dataclass
 
 from contract import protocol
-from contract.protocol import Cancel, Generate, Prewarm
+from contract.protocol import Cancel, Generate, Prewarm, ProtocolError, decode, usable_id
 from contract.registry import Registry
 
+# The consumer's one import: the shared messages and checks, and the backend's own.
 __all__ = [
     "Cancel", "Generate", "Prewarm", "ProtocolError", "Unwatch", "Watch",
-    "decode", "request_id", "upstream_generate", "upstream_prewarm", "validate",
+    "decode", "upstream_generate", "upstream_prewarm", "usable_id", "validate",
 ]
-
-
-class ProtocolError(protocol.ProtocolError):
-    """A refused message; `extra` fields (e.g. `document`) go into the reply."""
-
-    def __init__(self, code: str, message: str, id: str | None = None, **extra):
-        super().__init__(code, message, id)
-        self.extra = extra
-
-    def as_message(self) -> dict:
-        return {**super().as_message(), **self.extra}
 
 
 @dataclass(frozen=True)
@@ -49,16 +39,6 @@ Message = Generate | Prewarm | Cancel | Watch | Unwatch
 _PREWARM_ID = "prewarm"
 
 
-def decode(text: str | None, data: bytes | None, max_bytes: int) -> dict:
-    """Raw frame -> JSON object, or ProtocolError (message_too_large, invalid_json)."""
-    return protocol.decode(text if text is not None else data, max_bytes)
-
-
-def request_id(msg: dict) -> str | None:
-    """The message's id if it is a usable one, so any error can name its request."""
-    return protocol.usable_id(msg.get("id"))
-
-
 def validate(msg: dict, registry: Registry) -> Message:
     kind = msg.get("type")
     if kind in ("watch", "unwatch"):
@@ -71,11 +51,11 @@ def validate(msg: dict, registry: Registry) -> Message:
             f"Unknown message type {shown}; expected generate, prewarm, cancel, watch or unwatch."
             if shown
             else "The message needs a `type`: generate, prewarm, cancel, watch or unwatch.",
-            request_id(msg),
+            usable_id(msg.get("id")),
         )
     if "writer" in msg and kind != "cancel":
         raise ProtocolError(
-            "invalid_request", "`writer` is set by the server, not the client; leave it out.", request_id(msg)
+            "invalid_request", "`writer` is set by the server, not the client; leave it out.", usable_id(msg.get("id"))
         )
 
     def limits_for(route):
@@ -85,7 +65,7 @@ def validate(msg: dict, registry: Registry) -> Message:
     if kind == "prewarm" and msg.get("id") is None:
         try:
             return protocol.parse({**msg, "id": _PREWARM_ID}, limits_for)
-        except protocol.ProtocolError as e:
+        except ProtocolError as e:
             e.id = None  # the client named no request
             raise
     return protocol.parse(msg, limits_for)

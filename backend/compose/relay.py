@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
-class Request:
+class InFlight:
+    """A generate request sent upstream and not yet finished."""
+
     client_id: str
     upstream_id: str
     model: str
@@ -60,8 +62,8 @@ class Relay:
         self._budget = budget
         self._writer = budget.writer.key
         self._base = upstream_base
-        self._requests: dict[str, Request] = {}  # by client id
-        self._by_upstream: dict[str, Request] = {}  # by upstream id
+        self._requests: dict[str, InFlight] = {}  # by client id
+        self._by_upstream: dict[str, InFlight] = {}  # by upstream id
         self._prewarms: dict[tuple[str, str | None], tuple[str, UpstreamSocket]] = {}  # key -> (upstream id, socket)
         self._prewarm_keys: dict[str, tuple[str, str | None]] = {}  # upstream id -> key
         self._sockets: dict[tuple[str, str | None], UpstreamSocket] = {}
@@ -103,7 +105,7 @@ class Relay:
         # From the lookup on there is no await until the request is registered,
         # so a socket lost meanwhile cannot swallow it unreported.
         socket = await self._socket_for(key, urls)
-        request = Request(req.id, upstream_id, req.model, socket, set(range(n)), lease)
+        request = InFlight(req.id, upstream_id, req.model, socket, set(range(n)), lease)
         self._requests[req.id] = request
         self._by_upstream[request.upstream_id] = request
         socket.track(request.upstream_id)
@@ -205,7 +207,7 @@ class Relay:
         self._sockets[key] = socket
         return socket
 
-    async def _forget(self, request: Request) -> None:
+    async def _forget(self, request: InFlight) -> None:
         if self._requests.get(request.client_id) is request:
             del self._requests[request.client_id]
         self._by_upstream.pop(request.upstream_id, None)

@@ -19,7 +19,7 @@ PUBLISHED_VISIBILITIES = [Visibility.UNLISTED, Visibility.PUBLIC]
 
 
 class Document(models.Model):
-    """A draft, owned by a user or by an anonymous writer (see accounts.owners).
+    """A draft, owned by a user or by an anonymous writer (see owners.py).
 
     `version` counts saves; an autosave names the version it started from and
     loses (409) if someone saved in between. Publishing copies the draft into

@@ -6,9 +6,8 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from backend.accounts.owners import Owner
-
 from .models import Document
+from .owners import Owner
 
 
 def documents_of(owner: Owner | None) -> QuerySet[Document]:

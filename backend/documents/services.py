@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from rest_framework import status
 
-from backend.accounts.owners import Owner
 from backend.errors import Missing, ServiceError
 
 from . import live
 from . import spans as span_rules
 from .models import Document, Visibility
+from .owners import Owner
 from .selectors import document_of, documents_of
 from .serializers import DocumentOut
 

@@ -4,13 +4,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from backend.accounts.owners import owner_for_request
 from backend.catalog.selectors import genre_by_route
 from backend.endpoints import Download, WriteThrottled, parse_input
 from backend.errors import ErrorOut
 from backend.site_url import absolute_url
 
 from . import export, selectors, services
+from .owners import owner_for_request
 from .serializers import ConflictOut, DocumentCreateIn, DocumentOut, DocumentPatchIn, PublishIn, PublishOut
 
 # A writer's list shows their recent drafts; older ones are still reachable by id.

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from backend.accounts.owners import Owner
+from backend.documents.owners import Owner
 
 pytestmark = pytest.mark.django_db
 

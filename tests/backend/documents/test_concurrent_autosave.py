@@ -4,7 +4,7 @@ import threading
 import pytest
 from django.db import connection
 
-from backend.accounts.owners import Owner
+from backend.documents.owners import Owner
 from backend.documents import services
 from backend.documents.models import Document
 
