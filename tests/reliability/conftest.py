@@ -81,7 +81,10 @@ def stack(tiny_registry, tmp_path_factory):
         backend = Backend(work, tiny_registry, upstream=lb.url, redis_url=redis.url,
                           env={"WRITEUP_UPSTREAM_IDLE_TIMEOUT": str(IDLE_TIMEOUT), "WRITEUP_MODELS_CACHE_SECONDS": "0",
                                # Autosave loops go as fast as the server answers; the throttle has tests of its own.
-                               "WRITEUP_WRITE_THROTTLE": "100000/min"})
+                               "WRITEUP_WRITE_THROTTLE": "100000/min",
+                               # These tests fill the instance on purpose; writer budgets, which would stop
+                               # them first, are tested on their own (tests/backend/compose/test_budget.py).
+                               "WRITEUP_BUDGET_REDIS_URL": ""})
         started.append(backend.start())
         s = Stack(redis, instances, faults, lb, backend)
         s.restore()
