@@ -196,3 +196,19 @@ async def test_only_the_apps_own_origins_may_connect(origin, host, allowed):
     assert connected is allowed
     if connected:
         await comm.disconnect(timeout=5)
+
+
+async def test_a_malformed_message_over_the_rate_is_refused_for_the_rate(microservice, settings):
+    # The rate is checked first, so a flood is refused as such whatever it
+    # carries (before the compose errors shared one class, this answered
+    # invalid_json).
+    settings.WRITEUP_UPSTREAM = microservice.url
+    settings.COMPOSE_MESSAGES_PER_SECOND = 0.01
+    settings.COMPOSE_BURST = 1
+    comm = await open_socket()
+    await comm.send_json_to({"type": "cancel", "id": "first"})
+    await comm.send_to(text_data="not json")
+    assert (await receive(comm))["code"] == "unknown_request"
+    reply = await receive(comm)
+    assert (reply["code"], reply["id"]) == ("rate_limited", None)
+    await comm.disconnect(timeout=5)
