@@ -81,12 +81,16 @@ class KVCache(nn.Module):
         self.v[dst, :, start:end] = self.v[src, :, start:end]
 
 
+BATCHED_MIN_ROWS, BATCHED_MAX_SPAN = 4, 384  # measured: benchmarks/long_drafts.py, short drafts
+
+
 @dataclass
 class Segments:
     """A packed batch: each row is `t` new tokens of the sequence in cache
     slot `slot`, starting at position `start`. Rows of any lengths share one
     forward with no padding; only attention runs per row, over a view of the
-    row's own slot (no gather, no copy)."""
+    row's own slot (no gather, no copy), except many short decode rows,
+    which attend together over their gathered keys."""
     slots: list[int]
     starts: list[int]
     lengths: list[int]
@@ -100,6 +104,16 @@ class Segments:
         # multi-token row, shared by every layer.
         self.masks = [None if t == 1 else attention_mask(torch.tensor([s], device=self.device), t, s + t)[0, 0]
                       for s, t in zip(self.starts, self.lengths)]
+        # Many short decode rows (the leading one-token rows) attend together:
+        # gathering their few keys costs less than one call per row.
+        k = next((i for i, t in enumerate(self.lengths) if t != 1), len(self.lengths))
+        span = max(self.starts[:k], default=0) + 1
+        self.batched = k if k >= BATCHED_MIN_ROWS and span <= BATCHED_MAX_SPAN else 0
+        if self.batched:
+            self.batched_slots = torch.tensor(self.slots[:k], device=self.device)
+            ends = torch.tensor(self.starts[:k], device=self.device) + 1
+            self.batched_mask = (torch.arange(span, device=self.device)[None, :] < ends[:, None])[:, None, None, :]
+            self.batched_pad = ~self.batched_mask[:, :, 0, :, None]  # [rows, 1, span, 1]
 
     @property
     def n_tokens(self) -> int:
@@ -220,7 +234,17 @@ class Attention(nn.Module):
         q = q.transpose(0, 1)  # [heads, N, head_dim]
         gqa = a.n_kv_head != a.n_head
         out = []
-        for slot, start, t, off, mask in zip(seg.slots, seg.starts, seg.lengths, seg.offsets, seg.masks):
+        b = seg.batched
+        if b:
+            span = seg.batched_mask.shape[-1]
+            keys, vals = self.cache.k[seg.batched_slots, :, :span], self.cache.v[seg.batched_slots, :, :span]
+            # Past a row's end the cache holds whatever was there (it is never
+            # zeroed): masked scores still multiply those values, so clear them.
+            keys.masked_fill_(seg.batched_pad, 0)
+            vals.masked_fill_(seg.batched_pad, 0)
+            out.append(F.scaled_dot_product_attention(q[:, :b, None].transpose(0, 1), keys, vals,
+                                                      attn_mask=seg.batched_mask, enable_gqa=gqa)[:, :, 0].transpose(0, 1))
+        for slot, start, t, off, mask in zip(seg.slots[b:], seg.starts[b:], seg.lengths[b:], seg.offsets[b:], seg.masks[b:]):
             end = start + t
             out.append(F.scaled_dot_product_attention(
                 q[None, :, off:off + t], self.cache.k[slot:slot + 1, :, :end], self.cache.v[slot:slot + 1, :, :end],

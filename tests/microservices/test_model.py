@@ -78,3 +78,27 @@ def test_half_precision_prefill_stays_close_to_fp32(tiny_dir, name):
     assert (half.argmax(-1) == full.argmax(-1)).float().mean() >= 0.9
     assert (half - full).abs().mean() < 0.05 * full.abs().mean()  # bf16 keeps 8 bits of mantissa
     torch.testing.assert_close(decode[0], full[0], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_batched_decode_rows_ignore_whatever_the_cache_held(tiny_dir, name):
+    """Short decode rows attend together over a gathered span padded to the
+    longest row; the cache is never zeroed, so padding positions may hold
+    anything (here NaN) and must not leak into any row."""
+    folder = tiny_dir / name
+    m = load_model(folder, "cpu")
+    m.setup_cache(6, 128)
+    ids = load_tokenizer(folder)(PROMPT, return_tensors="pt").input_ids[0]
+    lengths = [5, 9, 3, 12, 7]
+    with torch.no_grad():
+        alone = [_full(m, ids[None, :n + 1], slot=5)[-1] for n in lengths]
+        for layer in m.layers:
+            layer.attention.cache.k.fill_(float("nan"))
+            layer.attention.cache.v.fill_(float("nan"))
+        for slot, n in enumerate(lengths):
+            m(ids[:n], Segments([slot], [0], [n]))
+        seg = Segments(list(range(len(lengths))), lengths, [1] * len(lengths))
+        assert seg.batched == len(lengths)
+        got = m(torch.stack([ids[n] for n in lengths]), seg)
+    for g, want in zip(got, alone):
+        torch.testing.assert_close(g, want, atol=1e-4, rtol=1e-4)
