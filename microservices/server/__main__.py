@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from contract import registry
+from contract import logs, registry
 
 from .. import weights
 from ..engine.adapters import AdapterError
@@ -28,8 +28,12 @@ def main(argv=None) -> int:
                     help="memory for parked drafts' KV (whole cache slots: 3072 MB holds 32 drafts of "
                          "2,048 tokens of SmolLM2 in fp32); 0 disables reuse (env WRITEUP_PREFIX_CACHE_MB)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("WRITEUP_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # JSON lines unless WRITEUP_LOG_FORMAT=plain (docs/operations.md: following one request).
+    try:
+        logs.configure(os.environ.get("WRITEUP_LOG_FORMAT", "json"), os.environ.get("WRITEUP_LOG_LEVEL", "INFO"))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         reg = registry.load(args.registry)
         inst = reg.instance(args.instance)

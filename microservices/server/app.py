@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -91,6 +92,7 @@ class ComposeSocket:
     def __init__(self, ws: WebSocket, service: Service):
         self.ws, self.service, self.engine = ws, service, service.engine
         self.inflight: dict[str, tuple[Request, set[int]]] = {}
+        self.trace: dict[str, RequestTrace] = {}  # by request id, for the line logged when it ends
         # Requests that name no writer share a cache scope with this socket only.
         self.default_writer = "socket:" + secrets.token_hex(8)
         self.out: asyncio.Queue = asyncio.Queue()
@@ -142,6 +144,7 @@ class ComposeSocket:
                 "over_quota", f"This writer already has {self.engine.writer_max_queue} requests waiting; "
                 "wait for one to finish or cancel one.", msg.id))
         self.inflight[msg.id] = (req, set(range(req.n)))
+        self.trace[msg.id] = RequestTrace(route=msg.model, submitted=req.submitted)
 
     def _reply(self, error: protocol.ProtocolError) -> None:
         self.out.put_nowait((False, error.as_message()))
@@ -155,15 +158,54 @@ class ComposeSocket:
             # Only the engine's own events end a request: a protocol error about
             # a duplicate id must not forget the original request.
             entry = self.inflight.get(event.get("id")) if from_engine else None
+            if entry is not None:
+                trace = self.trace.get(event["id"])
+                if trace is not None:
+                    trace.saw(event)
             if entry is not None and event["type"] in ("done", "error"):
                 open_idx = entry[1]
                 open_idx.discard(event.get("index"))
                 if event["type"] == "error" or not open_idx:
                     del self.inflight[event["id"]]
+                    trace = self.trace.pop(event["id"], None)
+                    if trace is not None:
+                        trace.log(event["id"])
             try:
                 await self.ws.send_json(event)
             except Exception:  # the client is gone; run() cancels the rest
                 return
+
+
+class RequestTrace:
+    """What the one log line per request says when it ends: its id (the
+    relay's upstream id, `u<n>`, which the backend logged with the editor's
+    id), route, tokens, outcome and time to first token as this socket saw it."""
+
+    def __init__(self, route: str, submitted: float):
+        self.route, self.submitted = route, submitted
+        self.ttft: float | None = None
+        self.usage: dict = {}
+        self.outcomes: list[str] = []
+
+    def saw(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "token" and self.ttft is None:
+            self.ttft = time.perf_counter() - self.submitted
+        elif kind == "done":
+            self.outcomes.append(event.get("finish_reason", ""))
+            self.usage = event.get("usage") or self.usage
+        elif kind == "error":
+            self.outcomes.append("error:" + str(event.get("code")))
+
+    def log(self, request_id: str) -> None:
+        # Alternatives usually end alike; name each distinct ending once, in order.
+        outcome = ",".join(dict.fromkeys(self.outcomes))
+        log.info("request %s on %s ended: %s", request_id, self.route, outcome, extra={
+            "request_id": request_id, "route": self.route, "outcome": outcome,
+            "prompt_tokens": self.usage.get("prompt_tokens"), "cached_tokens": self.usage.get("cached_tokens"),
+            "completion_tokens": self.usage.get("completion_tokens"),
+            "ttft_s": None if self.ttft is None else round(self.ttft, 4),
+        })
 
 
 def _injected_fault() -> str | None:

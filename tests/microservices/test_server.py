@@ -224,3 +224,32 @@ def test_missing_weights_exit_with_a_clear_message(tiny_registry):
                         str(tiny_registry)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "no model files" in r.stderr and "Traceback" not in r.stderr
+
+
+def logged_lines(service, **match) -> list[dict]:
+    """The service's JSON log lines whose fields include `match`."""
+    lines = []
+    for line in service.log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and match.items() <= entry.items():
+            lines.append(entry)
+    return lines
+
+
+async def test_each_request_is_logged_once_as_a_json_line_when_it_ends(microservice):
+    """Followed across tiers: the id the relay sends is the one an operator greps for."""
+    async with websockets.connect(microservice.ws_url) as ws:
+        await ws.send(gen("u-trace-1", "Once upon a time", n=2, max_tokens=4))
+        await ws.send(gen("u-trace-2", "x" * 10, top_k=-1))  # refused before the engine: no request line
+        await recv_until_done(ws, {"u-trace-1": 2, "u-trace-2": 1})
+    async with asyncio.timeout(10):
+        while not logged_lines(microservice, request_id="u-trace-1"):
+            await asyncio.sleep(0.05)
+    [line] = logged_lines(microservice, request_id="u-trace-1")
+    assert line["route"] == "tiny-gpt2" and line["outcome"] == "length" and line["level"] == "INFO"
+    assert line["prompt_tokens"] > 0 and line["completion_tokens"] == 4 and line["cached_tokens"] >= 0
+    assert line["ttft_s"] > 0
+    assert logged_lines(microservice, request_id="u-trace-2") == []
