@@ -17,6 +17,10 @@
 #   WRITEUP_APP_DIR, WRITEUP_VENV, WRITEUP_BOOTSTRAP_VENV   where code, app venv and Ansible go
 #   WRITEUP_EXTRA_VARS    more Ansible extra vars (JSON)
 #   WRITEUP_RENDER_DIR    render the files there instead of installing (a dry run)
+
+# --- shared header: the same in backend.sh and gpu-worker.sh but for the log tag
+# (each script stays one pasteable file; tests/ansible/test_startup_scripts.py
+# fails when the copies drift apart) ---
 set -euo pipefail
 
 WRITEUP_LOG=${WRITEUP_LOG:-/var/log/writeup-startup.log}
@@ -52,6 +56,7 @@ load_settings() {
     set +a
   fi
 }
+# --- end of shared header ---
 
 load_settings
 : "${WRITEUP_GIT_REPO:?set WRITEUP_GIT_REPO to the repository to deploy}"

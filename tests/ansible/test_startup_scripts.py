@@ -1,6 +1,8 @@
 """Instance start-up scripts: shellcheck clean, and a real run of each in its
 render-only mode (ansible-pull of this repository applying the roles to
-localhost, into a temporary folder), twice: the second run changes nothing."""
+localhost, into a temporary folder), twice: the second run changes nothing.
+Their shared header is copied, not sourced, and must stay the same in both."""
+import difflib
 import os
 import re
 import shutil
@@ -21,6 +23,35 @@ VENV_BIN = Path(sys.executable).parent
 def test_shellcheck_clean(script):
     proc = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+HEADER_START, HEADER_END = "# --- shared header:", "# --- end of shared header ---"
+
+
+def shared_header(script: Path) -> str:
+    """The lines between the markers, with the script's own log tag made generic."""
+    lines = script.read_text().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(HEADER_START)]
+    ends = [i for i, line in enumerate(lines) if line == HEADER_END]
+    assert len(starts) == 1 and len(ends) == 1 and starts[0] < ends[0], f"{script.name}: shared-header markers"
+    return "\n".join(lines[starts[0]:ends[0] + 1]).replace(f"%s {script.stem}: %s", "%s TAG: %s")
+
+
+def test_the_scripts_share_one_header():
+    # Each script is pasted into instance metadata as one file, so the header is
+    # copied rather than sourced; this keeps the copies from drifting apart.
+    assert [p.name for p in SCRIPTS] == ["backend.sh", "gpu-worker.sh"]
+    backend, worker = (shared_header(p) for p in SCRIPTS)
+    assert "%s TAG: %s" in backend and "load_settings()" in backend and "retry()" in backend
+    assert backend == worker, "".join(difflib.unified_diff(
+        backend.splitlines(True), worker.splitlines(True), "backend.sh", "gpu-worker.sh"))
+
+
+def test_a_drifted_header_is_caught(tmp_path):
+    drifted = tmp_path / "gpu-worker.sh"
+    drifted.write_text((REPO / "startup-scripts/gpu-worker.sh").read_text().replace(
+        "WRITEUP_RETRIES:-6", "WRITEUP_RETRIES:-3"))
+    assert shared_header(drifted) != shared_header(REPO / "startup-scripts/backend.sh")
 
 
 def run_script(name: str, tmp_path: Path, **settings) -> subprocess.CompletedProcess:
