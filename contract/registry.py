@@ -154,6 +154,12 @@ def parse(data: dict, path: str = "<registry>") -> Registry:
                 raise RegistryError(f"{path}: model {m.route!r}: base {m.base!r} is not a base model in the registry")
         elif not m.source:
             raise RegistryError(f"{path}: model {m.route!r} needs a `source:` (or a `base:` and an `adapter:`)")
+        # The n alternatives of one request join the batch together, and the
+        # instance's batch is sized by the base model: a larger n would wait forever.
+        batch = models[m.base].limits.max_batch if m.base else m.limits.max_batch
+        if m.limits.max_n > batch:
+            raise RegistryError(f"{path}: model {m.route!r}: limits.max_n ({m.limits.max_n}) exceeds the batch it runs in "
+                                f"(max_batch {batch}); a request for n alternatives needs n batch rows at once")
     instances = []
     for raw in data.get("instances") or []:
         try:

@@ -40,15 +40,23 @@ def read_adapter(folder: Path) -> tuple[dict[tuple[int, str], tuple[torch.Tensor
         raise AdapterError(f"{folder}: no adapter_config.json (expected a PEFT LoRA adapter folder)") from None
     if cfg.get("peft_type", "LORA") != "LORA" or cfg.get("use_dora"):
         raise AdapterError(f"{folder}: only plain LoRA adapters are supported")
+    if cfg.get("modules_to_save"):
+        raise AdapterError(f"{folder}: modules_to_save {list(cfg['modules_to_save'])} stores whole trained copies of "
+                           "those modules, which the engine would ignore; train the adapter without modules_to_save")
     r, alpha = cfg["r"], cfg.get("lora_alpha", cfg["r"])
     scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
     files = list(folder.glob("adapter_model.safetensors"))
     sd = load_file(files[0]) if files else torch.load(folder / "adapter_model.bin", map_location="cpu", weights_only=True)
+    # The banks hold LoRA pairs on the layers' linears only: any other weight
+    # (LoRA on embeddings or lm_head, biases, saved modules) would be silently
+    # dropped, and the route would serve something other than what was trained.
+    ignored = sorted(k for k in sd if not _KEY.search(k))
+    if ignored:
+        raise AdapterError(f"{folder}: the engine applies LoRA only to the layers' attention and MLP projections and "
+                           f"would ignore {ignored[:4]} (LoRA on embeddings or lm_head, biases or saved modules)")
     pairs: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
     for key, t in sd.items():
         m = _KEY.search(key)
-        if not m:
-            continue
         pairs.setdefault((int(m[1]), m[2]), {})[m[3]] = t.float()
     return {k: (v["A"], v["B"]) for k, v in pairs.items() if "A" in v and "B" in v}, scale
 

@@ -15,11 +15,11 @@ TARGETS = {"llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
            "gpt2": ["c_attn", "c_proj", "c_fc"]}
 
 
-def make_adapter(base_dir, out, seed, r, targets):
+def make_adapter(base_dir, out, seed, r, targets, **lora):
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(base_dir)
     cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, init_lora_weights=False,
-                     fan_in_fan_out="c_attn" in targets)
+                     fan_in_fan_out="c_attn" in targets, **lora)
     model = get_peft_model(base, cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -87,3 +87,19 @@ def test_adapter_folder_errors(tmp_path, tiny_dir):
     model = load_model(tiny_dir / "tiny-llama", "cpu")
     with pytest.raises(adapters.AdapterError, match="adapter_config.json"):
         adapters.install(model, [tmp_path])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(targets=["q_proj", "lm_head"]), r"would ignore \[.*lm_head\.lora_A"),
+    (dict(targets=["q_proj", "embed_tokens"]), r"would ignore \[.*embed_tokens\.lora_embedding_A"),
+    (dict(targets=["q_proj"], modules_to_save=["lm_head"]), r"modules_to_save \['lm_head'\]"),
+], ids=["lm_head", "embeddings", "modules_to_save"])
+def test_adapters_with_weights_the_engine_would_ignore_are_refused(tiny_dir, tmp_path, extra, message):
+    # Loading one and dropping those weights would serve a model other than the trained one.
+    targets = extra.pop("targets")
+    folder = make_adapter(tiny_dir / "tiny-llama", tmp_path / "a", seed=1, r=4, targets=targets, **extra)
+    model = load_model(tiny_dir / "tiny-llama", "cpu")
+    with pytest.raises(adapters.AdapterError, match=message):
+        adapters.install(model, [folder])
+    with pytest.raises(adapters.AdapterError, match=message):
+        adapters.merge(model, folder)

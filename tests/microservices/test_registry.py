@@ -30,6 +30,12 @@ def test_defaults_merge_into_limits(tmp_path):
     (lambda d: d["models"]["tiny-gpt2"].update({"source": {"kind": "ftp", "path": "x"}}), "source.kind"),
     (lambda d: d["models"]["tiny-gpt2"].update({"limits": {"max_n": 0}}), "max_n"),
     (lambda d: d["models"]["tiny-gpt2"].update({"colour": "red"}), "colour"),
+    (lambda d: d["models"]["tiny-gpt2"].update({"limits": {"max_n": 4, "max_batch": 2}}), r"max_n \(4\) exceeds .*max_batch 2"),
+    (lambda d: d["models"]["tiny-gpt2"].update({"limits": {"max_batch": 2}}), r"max_n \(4\) exceeds .*max_batch 2"),
+    # an adapter route runs in its base's batch: its own max_n is checked against the base's max_batch
+    (lambda d: (d["models"]["tiny-llama"].update({"limits": {"max_n": 2, "max_batch": 2}}),
+                d["models"].update({"g": {"name": "G", "base": "tiny-llama", "adapter": {"path": "a"}}})),
+     r"model 'g': limits.max_n \(4\) exceeds .*max_batch 2"),
     (lambda d: d["models"].update({"g": {"name": "G", "adapter": {"path": "a"}}}), "no `base:`"),
     (lambda d: d["models"].update({"g": {"name": "G", "base": "nope", "adapter": {"path": "a"}}}), "not a base model"),
     (lambda d: d["instances"].append({"id": "x", "port": 1, "routes": ["ghost"]}), "unknown routes"),
