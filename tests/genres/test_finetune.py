@@ -1,4 +1,4 @@
-"""Fine-tuning on a tiny Llama: loss goes down, the adapter loads, resume is exact."""
+"""Fine-tuning on a tiny Llama: loss goes down, held-out perplexity too, the adapter loads, resume is exact."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 SMOLLM2 = REPO / "models" / "smollm2-135m"
 TEXT = ("When shall we three meet again\nIn thunder, lightning, or in rain?\n"
         "When the hurlyburly's done,\nWhen the battle's lost and won.\n\n")
+# Validation is held out: lines never trained on, in the same words, so a lower
+# perplexity means the adapter learned the text's language, not the text.
+HELD_OUT = ("When the rain is done,\nIn thunder shall we three meet again?\n"
+            "When the lightning's lost and won,\nOr in the hurlyburly, or in rain.\n\n")
 
 pytestmark = pytest.mark.skipif(not (SMOLLM2 / "tokenizer.json").exists(), reason="needs models/smollm2-135m (scripts/setup)")
 
@@ -34,7 +38,8 @@ def tiny(tmp_path_factory) -> Path:
     corpus = root / "corpus"
     corpus.mkdir()
     (corpus / "train.txt").write_text(TEXT * 40)
-    (corpus / "valid.txt").write_text(TEXT * 8)
+    assert not {line for line in HELD_OUT.splitlines() if line} & set(TEXT.splitlines())
+    (corpus / "valid.txt").write_text(HELD_OUT * 6)
     (corpus / "source.json").write_text(json.dumps({"genre": "witches", "title": "Witches", "license": "CC0-1.0",
                                                     "packages": [], "sha256": {"valid": "fixture"}}))
     return root
