@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "django_prometheus",
     "backend.accounts",
     "backend.catalog",
     "backend.documents",
@@ -102,7 +103,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: everything after it (throttles, lockouts, logs) sees the real client address.
+    # Before the address is rewritten: /metrics answers only a trusted TCP peer (backend/metrics.py).
+    "backend.metrics.MetricsMiddleware",
+    # HTTP latency and responses by view (django-prometheus): times everything below.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Then everything after it (throttles, lockouts, logs) sees the real client address.
     "backend.client_address.RealClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "backend.content_security.ContentSecurityPolicyMiddleware",
@@ -114,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backend.throttling.AdminLoginThrottleMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last: turns a lockout found during authenticate() into a 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -402,11 +408,29 @@ DOCUMENT_MAX_BODY_CHARS = env.int("WRITEUP_DOCUMENT_MAX_CHARS", default=1_000_00
 # Browsers POST the whole draft on autosave; leave room for it in JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, DOCUMENT_MAX_BODY_CHARS * 6 + 65536)
 
+# --- metrics and logs ----------------------------------------------------------
+
+# TCP peers that may read /metrics (addresses or networks, comma-separated);
+# a request that came through a proxy (X-Forwarded-For) never may. SECURITY.md.
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(n, strict=False) for n in env.list("WRITEUP_METRICS_ALLOWED", default=["127.0.0.1", "::1"])
+    ]
+except ValueError as e:
+    raise ImproperlyConfigured(f"WRITEUP_METRICS_ALLOWED: {e}") from None
+# Migrations are not metrics worth a database query at every start.
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# json: one JSON object a line, extra fields (request ids) as keys, so one
+# suggestion can be grepped across the tiers (docs/operations.md); plain: for a terminal.
+LOG_FORMAT = env.str("WRITEUP_LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"WRITEUP_LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"main": {"()": "contract.logs.formatter", "name": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "main"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     # axes logs every sign-in at INFO; failures and lockouts are WARNINGs.
     "loggers": {"axes": {"level": "WARNING"}},

@@ -276,6 +276,7 @@ def write(plan: Plan) -> dict[str, Path]:
     if s.monitoring:
         (s.var_dir / "prometheus").mkdir(exist_ok=True)
         rendered = prometheus.render(reg, haproxy_targets=[f"{HOST}:{s.stats_port}"],
+                                     backend_targets=[f"{HOST}:{s.web_port}"],
                                      rules_path=str(s.var_dir / "prometheus" / "writeup-rules.yml"))
         for name, text in rendered.items():
             files[name] = s.var_dir / "prometheus" / name

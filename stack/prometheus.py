@@ -27,7 +27,7 @@ PROM_DEFAULTS = {
     "scrape_interval": "15s",
     "evaluation_interval": "15s",
     "rules_path": "/etc/prometheus/writeup-rules.yml",
-    "backend_metrics_path": "",
+    "backend_metrics_path": "/metrics",
     "ttft_p90_budget_seconds": 2.0,
     "error_ratio_max": 0.05,
     "queue_fill_max": 0.8,

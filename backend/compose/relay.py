@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from contract.registry import Registry
 
+from ..metrics import COMPOSE_IN_FLIGHT, COMPOSE_REQUESTS, UPSTREAM_ERRORS
 from .budget import WriterBudget
 from .limits import SocketLimits
 from .messages import Generate, Prewarm, ProtocolError, upstream_generate, upstream_prewarm
@@ -61,6 +63,7 @@ class Relay:
         self._limits = limits
         self._budget = budget
         self._writer = budget.writer.key
+        self._writer_kind = budget.writer.kind
         self._base = upstream_base
         self._requests: dict[str, InFlight] = {}  # by client id
         self._by_upstream: dict[str, InFlight] = {}  # by upstream id
@@ -68,6 +71,10 @@ class Relay:
         self._prewarm_keys: dict[str, tuple[str, str | None]] = {}  # upstream id -> key
         self._sockets: dict[tuple[str, str | None], UpstreamSocket] = {}
         self._ids = itertools.count(1)
+        # Upstream ids are `u<n>.<tag>` (`p` for prewarms): unique to this socket
+        # across the fleet, so the microservice's log line for a request is
+        # found by grepping the id the relay logged (docs/operations.md).
+        self._tag = secrets.token_hex(4)
         self._closed = False
 
     @property
@@ -95,7 +102,7 @@ class Relay:
             await replaced.socket.cancel(replaced.upstream_id)
         key = (req.model, document_key(req.document))
         urls = self._urls(req.model, key[1], req.id)
-        upstream_id = f"u{next(self._ids)}"
+        upstream_id = f"u{next(self._ids)}.{self._tag}"
         n = req.params.n
         lease = await self._budget.acquire(req.id, upstream_id, n, n * req.params.max_tokens)
         if self._closed or req.id in self._requests:
@@ -108,6 +115,12 @@ class Relay:
         request = InFlight(req.id, upstream_id, req.model, socket, set(range(n)), lease)
         self._requests[req.id] = request
         self._by_upstream[request.upstream_id] = request
+        COMPOSE_REQUESTS.labels(req.model).inc()
+        COMPOSE_IN_FLIGHT.inc()
+        # The line that ties the editor's id to the one the microservice logs (docs/operations.md).
+        log.info("generate %s sent upstream as %s", req.id, upstream_id, extra={
+            "client_id": req.id, "upstream_id": upstream_id, "model": req.model,
+            "writer_class": self._writer_kind, "document": key[1]})
         socket.track(request.upstream_id)
         await socket.send(request.upstream_id, upstream_generate(req, request.upstream_id, self._writer, key[1]))
 
@@ -120,7 +133,7 @@ class Relay:
         while len(self._prewarms) >= MAX_PREWARMS:
             await self._drop_prewarm(next(iter(self._prewarms)))
         socket = await self._socket_for(key, urls)
-        upstream_id = f"p{next(self._ids)}"
+        upstream_id = f"p{next(self._ids)}.{self._tag}"
         self._prewarms[key] = (upstream_id, socket)
         self._prewarm_keys[upstream_id] = key
         socket.track(upstream_id)
@@ -177,6 +190,7 @@ class Relay:
         sockets = list(self._sockets.values())
         self._sockets.clear()
         self._requests.clear()
+        COMPOSE_IN_FLIGHT.dec(len(self._by_upstream))
         self._by_upstream.clear()
         self._prewarms.clear()
         self._prewarm_keys.clear()
@@ -210,7 +224,8 @@ class Relay:
     async def _forget(self, request: InFlight) -> None:
         if self._requests.get(request.client_id) is request:
             del self._requests[request.client_id]
-        self._by_upstream.pop(request.upstream_id, None)
+        if self._by_upstream.pop(request.upstream_id, None) is not None:
+            COMPOSE_IN_FLIGHT.dec()
         request.socket.untrack(request.upstream_id)
         lease, request.lease = request.lease, None
         await self._budget.release(lease)
@@ -234,6 +249,7 @@ class Relay:
                 await self._forget(request)
         elif kind == "error":
             await self._forget(request)
+            UPSTREAM_ERRORS.labels(request.model, str(message.get("code"))[:40]).inc()
         elif kind == "token":
             await self._budget.renew()
         else:
@@ -255,6 +271,7 @@ class Relay:
             log.warning("upstream %s lost with %d requests in flight: %s", socket.url or socket.urls, len(affected), reason)
         for request in affected:
             await self._forget(request)
+            UPSTREAM_ERRORS.labels(request.model, "model_unavailable").inc()
             name = self._name(request.model)
             text = (
                 f"{name} stopped answering in the middle of a suggestion; try again."
@@ -272,6 +289,7 @@ class Relay:
             if request is None:
                 continue
             await self._forget(request)
+            UPSTREAM_ERRORS.labels(request.model, "timeout").inc()
             await socket.cancel(upstream_id)
             await self._send(
                 {

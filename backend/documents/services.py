@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from backend.errors import Missing, ServiceError
+from backend.metrics import AUTOSAVE_CONFLICTS
 
 from . import live
 from . import spans as span_rules
@@ -83,6 +84,7 @@ def autosave(
     if document is None:
         raise DocumentNotFound(document_id)
     if not saved:
+        AUTOSAVE_CONFLICTS.inc()
         raise VersionConflict(document, sent=version)
     live.broadcast_updated(document, origin)
     return document

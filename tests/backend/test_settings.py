@@ -66,3 +66,11 @@ def test_bad_trusted_proxies_and_site_url_are_refused(tmp_path):
     assert r.returncode != 0 and "WRITEUP_TRUSTED_PROXIES" in r.stderr
     r = manage("check", DATABASE_URL=db, WRITEUP_SITE_URL="https://writeup.example/app?x=1")
     assert r.returncode != 0 and "WRITEUP_SITE_URL must be an origin" in r.stderr
+
+
+def test_bad_log_format_and_metrics_networks_are_refused(tmp_path):
+    db = f"sqlite:///{tmp_path}/db.sqlite3"
+    r = manage("check", DATABASE_URL=db, WRITEUP_LOG_FORMAT="xml")
+    assert r.returncode != 0 and "WRITEUP_LOG_FORMAT must be json or plain" in r.stderr
+    r = manage("check", DATABASE_URL=db, WRITEUP_METRICS_ALLOWED="10.0.0.0/33")
+    assert r.returncode != 0 and "WRITEUP_METRICS_ALLOWED" in r.stderr

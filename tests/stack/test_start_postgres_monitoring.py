@@ -60,7 +60,7 @@ def test_prometheus_scrapes_every_target_with_the_rules_loaded(started):
     def all_up():
         results = prometheus_query(started, "up")
         jobs = {r["metric"]["job"]: r["value"][1] for r in results}
-        return set(jobs) == {"writeup-microservice", "haproxy"} and set(jobs.values()) == {"1"} and results
+        return set(jobs) == {"writeup-microservice", "haproxy", "writeup-backend"} and set(jobs.values()) == {"1"} and results
     wait_for(all_up, 90, "every target up == 1")
     # The TTFT histogram and HAProxy's view of the route's server are queryable.
     wait_for(lambda: prometheus_query(started, "writeup_time_to_first_token_seconds_count"), 60, "TTFT histogram")
@@ -70,4 +70,5 @@ def test_prometheus_scrapes_every_target_with_the_rules_loaded(started):
     groups = httpx.get(f"http://127.0.0.1:{port}/api/v1/rules", timeout=10).json()["data"]["groups"]
     alerts = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
     assert {"WriteupInstanceDown", "WriteupRouteDown", "WriteupTTFTHigh", "WriteupErrorRateHigh",
-            "WriteupQueueSaturated", "WriteupPrefixCacheCollapsed", "WriteupUpstreamErrors"} <= alerts
+            "WriteupQueueSaturated", "WriteupPrefixCacheCollapsed", "WriteupUpstreamErrors",
+            "WriteupBackendUpstreamErrors"} <= alerts

@@ -1,6 +1,7 @@
 """The compose relay end to end: editor socket -> backend -> real microservice."""
 import asyncio
 import json
+import logging
 
 import pytest
 import websockets
@@ -154,3 +155,25 @@ async def test_requests_for_a_document_work_and_are_pinned(direct, settings, tmp
     url = upstream_urls(reg, "tiny-gpt2", document_key(doc), "http://lb:8080")
     assert url == [f"ws://lb:8080/tiny-gpt2/ws?doc={document_key(doc)}"]
     assert doc not in url[0]
+
+
+async def test_one_request_is_followed_from_the_relay_into_the_microservice_log(direct, caplog):
+    """The relay logs the editor's id with the upstream id it chose; the
+    microservice logs the request under that upstream id when it ends."""
+    from tests.microservices.test_server import logged_lines
+
+    caplog.set_level(logging.INFO, logger="backend.compose.relay")
+    comm = await open_socket()
+    doc = "7d0e6a4c-2b7f-4f7e-9d1a-3c5b8e2f1a90"
+    await comm.send_json_to({**generate("trace-me", max_tokens=3), "document": doc})
+    _, finals, _ = await collect(comm, {"trace-me": 1})
+    assert finals["trace-me"][0]["type"] == "done"
+    await comm.disconnect(timeout=5)
+    [sent] = [r for r in caplog.records if getattr(r, "client_id", None) == "trace-me"]
+    assert sent.writer_class == "anon" and sent.model == "tiny-gpt2" and sent.document == document_key(doc)
+    assert sent.upstream_id.startswith("u") and sent.upstream_id != "u1"  # unique beyond this socket
+    async with asyncio.timeout(10):
+        while not logged_lines(direct, request_id=sent.upstream_id):
+            await asyncio.sleep(0.05)
+    [ended] = logged_lines(direct, request_id=sent.upstream_id)
+    assert ended["route"] == "tiny-gpt2" and ended["outcome"] == "length" and ended["completion_tokens"] == 3

@@ -5,6 +5,7 @@ import os
 import signal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.backend.compose.conftest import metric, wait_for_metric
 from tests.backend.conftest import assert_silent, collect, generate, open_socket, receive, registry_with_ports
@@ -36,6 +37,11 @@ def via_fragile(settings, tmp_path, tiny_registry, fragile):
     return fragile
 
 
+def backend_sample(name: str, **labels) -> float:
+    """The backend's own metric (this process runs the relay)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def until_error(comm, rid: str) -> dict:
     """Skip the request's tokens (some were in flight) until its error."""
     while True:
@@ -47,13 +53,19 @@ async def until_error(comm, rid: str) -> dict:
 
 
 async def test_upstream_killed_mid_stream_then_back(via_fragile):
+    unavailable = backend_sample("writeup_backend_upstream_errors_total", model="tiny-gpt2", code="model_unavailable")
+    in_flight = backend_sample("writeup_backend_compose_requests_in_flight")
     comm = await open_socket()
     await comm.send_json_to(generate("a", n=2, **LONG))
     first = await receive(comm)
     assert first["type"] == "token"
+    assert backend_sample("writeup_backend_compose_requests_in_flight") == in_flight + 1
     await asyncio.to_thread(via_fragile.kill)
     error = await until_error(comm, "a")
     assert error["code"] == "model_unavailable"
+    assert backend_sample("writeup_backend_upstream_errors_total", model="tiny-gpt2",
+                          code="model_unavailable") == unavailable + 1
+    assert backend_sample("writeup_backend_compose_requests_in_flight") == in_flight
     assert "Tiny GPT-2" in error["message"] and "try again" in error["message"]
     await assert_silent(comm, 0.5)  # one error ends the request: no done follows
 
@@ -97,6 +109,7 @@ async def test_stalled_upstream_times_out_and_is_cancelled(settings, via_fragile
     finally:
         os.killpg(via_fragile.proc.pid, signal.SIGCONT)
     assert error["code"] == "timeout" and "1 s" in error["message"]
+    assert backend_sample("writeup_backend_upstream_errors_total", model="tiny-gpt2", code="timeout") >= 1
     # The relay cancelled it upstream: once the model wakes, it stops.
     await wait_for_metric(via_fragile, "writeup_requests_total", before + 1, route="tiny-gpt2", outcome="cancelled")
     await wait_for_metric(via_fragile, "writeup_active_sequences", 0, route="tiny-gpt2")
