@@ -1,6 +1,7 @@
 """The load tool as a deployment gate, run for a few seconds against the real
-stack: it passes a healthy one (thresholds loose, so no timing decides) and
-fails one whose model is down, naming the error code."""
+stack: it passes a healthy one (thresholds loose, so no timing decides), fails
+the same one under a latency threshold no run can meet (0 s), and fails one
+whose model is down, naming the error code."""
 import asyncio
 import json
 import subprocess
@@ -27,6 +28,17 @@ def test_passes_a_healthy_stack_through_the_backend(healthy, tmp_path):
     (stage,) = json.loads((tmp_path / "r.json").read_text())["stages"]
     assert stage["completed"] > 0 and stage["errors"] == 0 and stage["ttft_samples"] > 0, stage
     assert set(stage["autosaves"]) <= {"200"}, stage  # the writers' drafts were saved as they typed
+
+
+def test_fails_a_healthy_stack_that_misses_its_latency_threshold(healthy, tmp_path):
+    # A p90 TTFT of 0 s cannot be met (every first token takes some time), so the
+    # same healthy run as above must now fail: the gate's threshold really decides.
+    rc, out = loadtest("--url", healthy.backend.url, "--writers", "3", "--max-tokens", "8", "--n", "1",
+                       "--max-error-rate", "0", "--max-p90-ttft", "0", json_out=tmp_path / "r.json")
+    assert rc == 1, out
+    (stage,) = json.loads((tmp_path / "r.json").read_text())["stages"]
+    assert stage["errors"] == 0 and stage["ttft_samples"] > 0, stage
+    assert any(m.startswith("p90 time to first token ") for m in stage["missed"]), stage
 
 
 async def test_fails_a_stack_whose_model_is_down(healthy, tmp_path):
