@@ -27,6 +27,9 @@ UPSTREAM_ERRORS = Counter(
     "Generate requests that ended in an error from or about the model tier, by the code the writer got",
     ["model", "code"],
 )
+OVER_QUOTA = Counter(
+    "writeup_backend_over_quota", "Generate requests refused because their writer's budget was full", ["writer_class"]
+)
 AUTOSAVE_CONFLICTS = Counter(
     "writeup_backend_autosave_conflicts", "Draft saves refused because another tab saved first (VersionConflict)"
 )

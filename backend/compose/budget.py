@@ -23,6 +23,8 @@ import redis.asyncio as redis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from backend.metrics import OVER_QUOTA
+
 from .messages import ProtocolError
 from .writer import Writer
 
@@ -133,6 +135,7 @@ class WriterBudget:
                 "over_quota writer_class=%s in_flight=%s/%s seqs %s/%s tokens, asked %s seqs %s tokens",
                 self.writer.kind, held_seqs, self.limits.sequences, held_tokens, self.limits.tokens, sequences, tokens,
             )
+            OVER_QUOTA.labels(self.writer.kind).inc()
             raise self._refusal(request_id, sequences, tokens, alone=False)
         self._held.add(lease)
         return lease

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
+from backend.metrics import OVER_QUOTA
 from tests.backend.conftest import assert_silent, generate, open_socket, receive
 from tests.support.services import free_port
 
@@ -89,10 +90,12 @@ async def test_a_writers_sockets_share_one_budget(recorder, small_budgets):
     await tab1.send_json_to(generate("r1", n=2, max_tokens=10))
     first = await sent_upstream(recorder)
     assert first["params"]["n"] == 2
+    refused_before = OVER_QUOTA.labels("anon")._value.get()
     # 2 + 2 alternatives > 3: refused, and nothing goes upstream.
     await tab2.send_json_to(generate("r2", n=2, max_tokens=10))
     error = await receive(tab2)
     assert (error["type"], error["id"], error["code"]) == ("error", "r2", "over_quota")
+    assert OVER_QUOTA.labels("anon")._value.get() == refused_before + 1  # counted by writer class
     assert "across all your tabs" in error["message"] and "sign in" in error["message"]
     await recorder.nothing()
     # What still fits is served.
