@@ -18,6 +18,7 @@ test runs the same on an offline machine.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 MAX_CORPUS_BYTES = 64 * 1024 * 1024
@@ -74,29 +75,41 @@ def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
+# Sentence shapes. Each {slot} is a fresh pick, filled left to right; {who}
+# and {other} are the sentence's two people, picked once; {Thing} is a
+# capitalised {thing}.
+SHAPES = (
+    "{who} {verb} {thing} {adverb}.",
+    "{time}, {who} {motion} to {place} with {thing}.",
+    "{who} was {feeling} that {thought}, and {adverb} {verb} {thing}.",
+    "\"{quote},\" {saying} {who}.",
+    "There was {thing} near {place}, and {other} had {verb} it {adverb}.",
+    "Nobody knew why {who} {verb} {thing}, but {other} thought {thought}.",
+    "{Thing} lay by {thing}, {adjective} and {adjective}.",
+    "When {who} {motion} past {place}, {other} {verb} {thing}.",
+    "{who} {saying} that {thought}.",
+)
+WORDS = {"verb": VERBS, "adverb": ADVERBS, "time": TIMES, "motion": MOTIONS, "place": PLACES,
+         "feeling": FEELINGS, "thought": THOUGHTS, "quote": QUOTES, "saying": SAYINGS, "adjective": ADJECTIVES}
+SLOT = re.compile(r"\{(\w+)\}")
+
+
 def sentence(rng: random.Random) -> str:
     """One English sentence in one of several shapes."""
-    shape = rng.randrange(9)
-    who, other = _pick(rng, NAMES), _pick(rng, NAMES)
-    if shape == 0:
-        s = f"{who} {_pick(rng, VERBS)} {_thing(rng)} {_pick(rng, ADVERBS)}."
-    elif shape == 1:
-        s = f"{_pick(rng, TIMES)}, {who} {_pick(rng, MOTIONS)} to {_pick(rng, PLACES)} with {_thing(rng)}."
-    elif shape == 2:
-        s = f"{who} was {_pick(rng, FEELINGS)} that {_pick(rng, THOUGHTS)}, and {_pick(rng, ADVERBS)} {_pick(rng, VERBS)} {_thing(rng)}."
-    elif shape == 3:
-        s = f"\"{_pick(rng, QUOTES)},\" {_pick(rng, SAYINGS)} {who}."
-    elif shape == 4:
-        s = f"There was {_thing(rng)} near {_pick(rng, PLACES)}, and {other} had {_pick(rng, VERBS)} it {_pick(rng, ADVERBS)}."
-    elif shape == 5:
-        s = f"Nobody knew why {who} {_pick(rng, VERBS)} {_thing(rng)}, but {other} thought {_pick(rng, THOUGHTS)}."
-    elif shape == 6:
-        s = f"{_cap(_thing(rng))} lay by {_thing(rng)}, {_pick(rng, ADJECTIVES)} and {_pick(rng, ADJECTIVES)}."
-    elif shape == 7:
-        s = f"When {who} {_pick(rng, MOTIONS)} past {_pick(rng, PLACES)}, {other} {_pick(rng, VERBS)} {_thing(rng)}."
-    else:
-        s = f"{who} {_pick(rng, SAYINGS)} that {_pick(rng, THOUGHTS)}."
-    return _cap(s)
+    shape = SHAPES[rng.randrange(len(SHAPES))]
+    people = {"who": _pick(rng, NAMES), "other": _pick(rng, NAMES)}
+
+    def fill(slot: re.Match) -> str:
+        name = slot[1]
+        if name in people:
+            return people[name]
+        if name == "thing":
+            return _thing(rng)
+        if name == "Thing":
+            return _cap(_thing(rng))
+        return _pick(rng, WORDS[name])
+
+    return _cap(SLOT.sub(fill, shape))
 
 
 class Prose:
