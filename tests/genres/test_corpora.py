@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from genres import cleaning, corpora
 from genres.__main__ import main
 
@@ -95,7 +97,7 @@ def test_corpus_from_files_writes_split_and_source(tmp_path):
         assert "Gutenberg" not in text and "_thunder_" not in text and "     10" not in text
     saved = json.loads((out / "source.json").read_text())
     assert saved["license"] == "CC0-1.0" and saved["packages"][0]["name"] == "my.txt"
-    assert saved["chars"] == {"train": len(train), "valid": len(valid)} == meta["chars"]
+    assert saved["chars"] == {"train": len(train), "valid": len(valid), "heldout": 0} == meta["chars"]
 
 
 def test_cli_corpus_from_files(tmp_path, monkeypatch, capsys):
@@ -112,3 +114,37 @@ def test_known_genres_have_readers_and_prompts():
     assert {"shakespeare", "poetry", "novel", "scripture", "legal"} <= set(corpora.GENRES)
     for g in corpora.GENRES.values():
         assert callable(g.read) and g.prompt and g.title
+
+
+def test_held_out_works_leave_the_corpus_whole():
+    units = [(f"{play}:{i}", f"{play} block {i}") for play in ("hamlet", "macbeth", "lear", "tempest") for i in range(30)]
+    rest, held = corpora.hold_out("fixture", units, ("macbeth", "tempest"), lambda k: k.split(":")[0])
+    assert held == [f"{p} block {i}" for p in ("macbeth", "tempest") for i in range(30)]
+    assert {k.split(":")[0] for k, _ in rest} == {"hamlet", "lear"}
+    train, valid = corpora.split("fixture", rest, 0.1)
+    assert not (set(train) | set(valid)) & set(held) and len(train) + len(valid) == 60
+    with pytest.raises(ValueError, match="not in the corpus"):
+        corpora.hold_out("fixture", units, ("othello",), lambda k: k.split(":")[0])
+    with pytest.raises(ValueError, match="nothing is left"):
+        corpora.hold_out("fixture", units, ("hamlet", "macbeth", "lear", "tempest"), lambda k: k.split(":")[0])
+
+
+def test_known_genres_name_held_out_works():
+    for g in corpora.GENRES.values():
+        assert g.heldout, f"{g.name} holds no work out"
+    assert corpora._bible_book("1Chr12") == "1Chr" and corpora._bible_book("Ge1") == "Ge"
+
+
+def test_corpus_from_files_holds_out_whole_files(tmp_path):
+    files = []
+    for name in ("a", "b", "c"):
+        files.append(tmp_path / f"{name}.txt")
+        files[-1].write_text("\n\n".join(f"Work {name}, paragraph {i}, in some words." for i in range(200)))
+    meta = corpora.build_from_files("mine", files, "CC0-1.0", root=tmp_path / "corpora", heldout=[files[2]])
+    out = tmp_path / "corpora" / "mine"
+    held = (out / "heldout.txt").read_text()
+    assert "Work c," in held and "Work a," not in held and "Work b," not in held
+    assert "Work c," not in (out / "train.txt").read_text() + (out / "valid.txt").read_text()
+    assert meta["heldout"]["works"] == ["c.txt"] and meta["chars"]["heldout"] == len(held)
+    saved = json.loads((out / "source.json").read_text())
+    assert saved["sha256"]["heldout"] == meta["sha256"]["heldout"]
