@@ -3,6 +3,7 @@
   python -m genres corpus shakespeare|all
   python -m genres corpus my-genre --from a.txt b.txt --license "CC0-1.0"
   python -m genres finetune shakespeare --steps 60 --seed 0 [--full] [--resume] [--register]
+  python -m genres finetune shakespeare --minutes 12 --eval-every 10   # to a time budget, best point of the curve
   python -m genres register shakespeare
   python -m genres perplexity shakespeare [--adapter adapters/shakespeare]
   python -m genres table
@@ -47,7 +48,14 @@ def _print_corpus(meta: dict) -> None:
 
 def _settings(a) -> finetune.Settings:
     genre = corpora.GENRES.get(a.genre)
-    kw = dict(genre=a.genre, steps=a.steps, seed=a.seed, full=a.full, batch_size=a.batch_size, seq_len=a.seq_len,
+    if a.minutes is not None and a.minutes <= 0:
+        raise SystemExit(f"--minutes must be positive, not {a.minutes}")
+    if a.eval_every < 0:
+        raise SystemExit(f"--eval-every must be 0 (no curve) or a number of steps, not {a.eval_every}")
+    # With a time budget the steps are only a cap: train until the time is spent.
+    steps = a.steps if a.steps is not None else (100_000 if a.minutes else 60)
+    kw = dict(genre=a.genre, steps=steps, seed=a.seed, minutes=a.minutes, eval_every=a.eval_every,
+              curve_windows=a.curve_windows, full=a.full, batch_size=a.batch_size, seq_len=a.seq_len,
               lr=a.lr, rank=a.rank, alpha=a.alpha or 2 * a.rank, save_every=a.save_every, threads=a.threads,
               base=a.base, base_path=a.base_path, corpus_dir=a.corpus_dir, out_dir=a.out,
               eval_windows=a.eval_windows, eval_len=a.eval_len, warmup=a.warmup,
@@ -66,8 +74,10 @@ def cmd_finetune(a) -> int:
             return 2
         corpora.build(a.genre)
     result = finetune.train(s, resume=a.resume, progress=not a.no_progress)
+    best = f" (best curve point: step {result.best_step})" if result.best_step is not None else ""
     print(f"{a.genre}: validation perplexity {result.base_ppl:.2f} -> {result.ppl:.2f} "
-          f"({100 * result.reduction:.1f}% lower) after {result.steps} steps, {result.tokens_seen:,} tokens; wrote {out}")
+          f"({100 * result.reduction:.1f}% lower) after {result.steps} steps{best}, {result.tokens_seen:,} tokens, "
+          f"{result.seconds + result.eval_seconds:.0f} s (stopped by {result.stopped}); wrote {out}")
     if a.register:
         _register(a.genre, out, s, a.registry)
     return 0
@@ -154,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
 
     f = sub.add_parser("finetune", help="train adapters/<genre> (LoRA) or models/<genre> (--full)")
     f.add_argument("genre")
-    f.add_argument("--steps", type=int, default=60)
+    f.add_argument("--steps", type=int, default=None, help="steps to train (default 60; with --minutes, a cap)")
+    f.add_argument("--minutes", type=float, help="time budget: stop when training and curve evaluations have taken this long")
+    f.add_argument("--eval-every", type=int, default=0, help="curve point every N steps; the best point's weights ship")
+    f.add_argument("--curve-windows", type=int, default=16, help="validation windows each curve point is measured on")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--full", action="store_true", help="update every weight instead of a LoRA adapter")
     f.add_argument("--resume", action="store_true", help="continue from var/finetune/<genre>/checkpoint")

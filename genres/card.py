@@ -18,8 +18,13 @@ def render(r: dict) -> str:
         f"- **Corpus:** {_corpus_line(src)}",
         f"- **Training:** {r['steps']} steps x {s['batch_size']} x {s['seq_len']} tokens = {r['tokens_seen']:,} tokens seen; "
         f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then constant; seed {s['seed']}; "
-        f"{r['train_seconds']:.0f} s on {s['device']}.",
+        f"{r['train_seconds']:.0f} s on {s['device']}{_budget(r)}.",
     ]
+    hashes = (src.get("sha256") or {})
+    if hashes:
+        lines.append("- **Data files (sha256):** " + "; ".join(f"{k}.txt `{v}`" for k, v in hashes.items()))
+    if (src.get("heldout") or {}).get("works"):
+        lines.append(f"- **Held-out works (never trained on):** {', '.join(src['heldout']['works'])}")
     if not s.get("full"):
         lines.append(f"- **Adapted modules:** {', '.join(s['targets'])}; plain LoRA (no DoRA, rsLoRA or bias), dropout {s['dropout']} in training only.")
     lines += [
@@ -34,6 +39,13 @@ def render(r: dict) -> str:
         f"| this {'model' if s.get('full') else 'adapter'} | {r['ppl']:.2f} |",
         f"| reduction | {100 * r['reduction']:.1f}% |",
     ]
+    if r.get("curve"):
+        best = r.get("best_step")
+        lines += ["", "## Validation curve", "",
+                  f"Perplexity on a fixed subset of {s.get('curve_windows', '?')} validation windows every {s.get('eval_every')} steps; "
+                  f"the weights of step {best} ship.", "",
+                  "| step | train seconds | perplexity |", "|---|---|---|"]
+        lines += [f"| {c['step']}{' (shipped)' if c['step'] == best else ''} | {c['seconds']:.0f} | {c['ppl']:.2f} |" for c in r["curve"]]
     if r.get("sample_prompt"):
         lines += ["", "## Sample", "", f"Prompt: `{_one_line(r['sample_prompt'])}` (seed {s['seed']}, temperature 0.7, top-k 40)", ""]
         if r.get("base_sample"):
@@ -41,6 +53,14 @@ def render(r: dict) -> str:
         lines += [f"- {s['genre']}: {_quote(r['sample'])}"]
     lines += ["", "Built by `python -m genres finetune` (see docs/genres.md).", ""]
     return "\n".join(lines)
+
+
+def _budget(r: dict) -> str:
+    s = r["settings"]
+    if not s.get("minutes"):
+        return ""
+    return (f" plus {r.get('eval_seconds', 0):.0f} s of curve evaluation, within a budget of {s['minutes']:g} minutes "
+            f"(stopped by {r.get('stopped', 'steps')})")
 
 
 def _corpus_line(src: dict) -> str:

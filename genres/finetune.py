@@ -3,6 +3,11 @@
 Determinism: every batch is drawn from a generator seeded by (seed, step), and the
 global RNG (LoRA dropout) is saved in each checkpoint, so a resumed run takes the
 same batches and the same dropout masks as one that never stopped.
+
+Budget and curve: `minutes` stops a run when its time (training steps plus curve
+evaluations) is spent; `eval_every` measures perplexity on a fixed subset of the
+validation windows every N steps. The curve goes into the card, and the weights
+at the curve's lowest point are the ones measured and shipped.
 """
 from __future__ import annotations
 
@@ -55,6 +60,9 @@ class Settings:
     work_dir: str | None = None
     sample_prompt: str | None = None
     sample_tokens: int = 30
+    minutes: float | None = None  # time budget; `steps` is then only a cap
+    eval_every: int = 0  # curve point every N steps (0: no curve, ship the last step)
+    curve_windows: int = 16  # the fixed subset of validation windows the curve is measured on
 
     @property
     def learning_rate(self) -> float:
@@ -86,6 +94,10 @@ class Result:
     losses: list[float] = field(default_factory=list)
     sample: str = ""
     base_sample: str = ""
+    curve: list[dict] = field(default_factory=list)  # {"step", "seconds", "ppl"} on the curve windows
+    best_step: int | None = None  # the step whose weights ship (None: the last)
+    eval_seconds: float = 0.0
+    stopped: str = "steps"  # "steps" or "budget"
 
     @property
     def reduction(self) -> float:
@@ -171,12 +183,15 @@ def _load_trainable_state(model, state: dict, full: bool) -> None:
         raise RuntimeError(f"checkpoint has keys this model lacks: {result.unexpected_keys[:3]}")
 
 
-def save_checkpoint(work: Path, model, optimizer, scheduler, s: Settings, progress: dict) -> None:
+def save_checkpoint(work: Path, model, optimizer, scheduler, s: Settings, progress: dict,
+                    best: dict | None = None) -> None:
     """Write the checkpoint beside the old one, then swap, so a kill never leaves half of one."""
     tmp, final = work / "checkpoint.tmp", work / "checkpoint"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     torch.save(_trainable_state(model, s.full), tmp / "weights.pt")
+    if best is not None:  # the curve's best weights so far
+        torch.save(best, tmp / "best.pt")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
     torch.save({"scheduler": scheduler.state_dict(), "rng": rng, "settings": s.identity(), **progress}, tmp / "state.pt")
@@ -201,6 +216,7 @@ def load_checkpoint(work: Path, model, optimizer, scheduler, s: Settings) -> dic
     _load_trainable_state(model, torch.load(path / "weights.pt"), s.full)
     optimizer.load_state_dict(torch.load(path / "optimizer.pt"))
     scheduler.load_state_dict(state["scheduler"])
+    state["best_weights"] = torch.load(path / "best.pt") if (path / "best.pt").exists() else None
     return state
 
 
@@ -282,6 +298,21 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
     if prompt and not base_sample:
         base_sample = sample(model, tokenizer, prompt, s.sample_tokens, s.seed)
 
+    # The curve's windows: a fixed, evenly spread subset of the validation windows.
+    curve_wins = perplexity.windows(valid_ids, s.eval_len, min(s.curve_windows, len(wins))) if s.eval_every else None
+    curve: list[dict] = state.get("curve", []) if state else []
+    eval_seconds = state.get("eval_seconds", 0.0) if state else 0.0
+    best = state.get("best_weights") if state else None
+    best_step = state.get("best_step") if state else None
+    if curve_wins is not None and not curve:
+        t0 = time.perf_counter()
+        curve.append({"step": 0, "seconds": 0.0, "ppl": round(perplexity.perplexity(model, curve_wins), 3)})
+        eval_seconds += time.perf_counter() - t0
+    budget = s.minutes * 60 if s.minutes else None
+
+    def spent() -> float:
+        return seconds + eval_seconds
+
     # Dropout masks come from the global RNG: seeded fresh, or as the checkpoint left it.
     if state:
         _restore_rng(state["rng"])
@@ -289,7 +320,11 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
         torch.manual_seed(s.seed)
     bar = tqdm(total=s.steps, initial=step, desc=f"{s.genre} {'full' if s.full else 'lora'}", unit="step",
                disable=not progress, dynamic_ncols=True)
+    stopped = "steps"
     while step < s.steps:
+        if budget is not None and spent() >= budget and step > 0:  # at least one step, whatever the budget
+            stopped = "budget"
+            break
         t0 = time.perf_counter()
         batch = batch_at(train_ids, s, step).to(device)
         loss = model(input_ids=batch, labels=batch).loss
@@ -303,23 +338,39 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
         losses.append(round(loss.item(), 4))
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{step * s.batch_size * s.seq_len / max(seconds, 1e-9):.0f}")
-        if step % s.save_every == 0 or step == s.steps or step == stop_after:
+        last = step == s.steps or (budget is not None and spent() >= budget)
+        if curve_wins is not None and (step % s.eval_every == 0 or last):
+            t0 = time.perf_counter()
+            point = {"step": step, "seconds": round(seconds, 1), "ppl": round(perplexity.perplexity(model, curve_wins), 3)}
+            eval_seconds += time.perf_counter() - t0
+            curve.append(point)
+            if point["ppl"] <= min(c["ppl"] for c in curve):
+                best, best_step = _trainable_state(model, s.full), step
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", curve_ppl=f"{point['ppl']:.2f}")
+        if step % s.save_every == 0 or last or step == stop_after:
             save_checkpoint(work, model, optimizer, scheduler, s, {"step": step, "losses": losses, "seconds": seconds,
                                                                      "base_ppl": base_ppl, "base_sample": base_sample,
-                                                                     "train_sha": train_sha})
+                                                                     "train_sha": train_sha, "curve": curve,
+                                                                     "eval_seconds": eval_seconds, "best_step": best_step},
+                            best)
         if stop_after is not None and step >= stop_after:
             bar.close()
             return None
     bar.close()
 
+    if best is not None and best_step != step:  # the curve's lowest point, not the last step, ships
+        _load_trainable_state(model, best, s.full)
     if not s.full:
         _round_adapter(model, SAVE_DTYPE)  # measure exactly the weights that get shipped
     ppl = perplexity.perplexity(model, wins)
     text = sample(model, tokenizer, prompt, s.sample_tokens, s.seed) if prompt else ""
     result = Result(settings={**asdict(s), "targets": list(s.targets), "learning_rate": s.learning_rate,
-                              "device": device.type, "eval_windows": int(wins.shape[0])},
+                              "device": device.type, "eval_windows": int(wins.shape[0]),
+                              "curve_windows": int(curve_wins.shape[0]) if curve_wins is not None else 0},
                     base_ppl=base_ppl, ppl=ppl, steps=step, tokens_seen=step * s.batch_size * s.seq_len,
-                    seconds=round(seconds, 1), losses=losses, sample=text, base_sample=base_sample)
+                    seconds=round(seconds, 1), losses=losses, sample=text, base_sample=base_sample,
+                    curve=curve, best_step=best_step if best is not None else None,
+                    eval_seconds=round(eval_seconds, 1), stopped=stopped)
     save_output(model, tokenizer, s, out, result, source)
     return result
 
@@ -343,6 +394,8 @@ def save_output(model, tokenizer, s: Settings, out: Path, result: Result, source
         cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     record = {"base": s.base, "base_ppl": result.base_ppl, "ppl": result.ppl, "reduction": result.reduction,
               "steps": result.steps, "tokens_seen": result.tokens_seen, "train_seconds": result.seconds,
+              "eval_seconds": result.eval_seconds, "stopped": result.stopped, "curve": result.curve,
+              "best_step": result.best_step,
               "losses": result.losses, "sample_prompt": s.sample_prompt, "sample": result.sample,
               "base_sample": result.base_sample, "settings": result.settings, "source": source}
     (tmp / "training.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -147,3 +147,30 @@ def test_cli_perplexity_and_table(tiny, capsys):
     assert f"base: {result.base_ppl:.2f}" in out and f": {result.ppl:.2f}" in out
     assert main(["table", "--adapters", str(tiny / "cli")]) == 0
     assert f"| {result.base_ppl:.2f} | {result.ppl:.2f} |" in capsys.readouterr().out
+
+
+def test_time_budget_and_curve_ship_the_best_point(tiny):
+    # A budget this small is spent after the first step: the run stops by budget.
+    s = settings(tiny, "budget", steps=1000, minutes=1e-6, eval_every=2, curve_windows=2)
+    result = finetune.train(s, progress=False)
+    assert result.stopped == "budget" and result.steps == 1
+    assert [c["step"] for c in result.curve] == [0, 1]
+
+    s = settings(tiny, "curve", steps=12, eval_every=4, curve_windows=2, lr=3e-2)
+    result = finetune.train(s, progress=False)
+    assert result.stopped == "steps" and [c["step"] for c in result.curve] == [0, 4, 8, 12]
+    best = min(result.curve, key=lambda c: c["ppl"])
+    assert result.best_step == best["step"]
+    record = json.loads((Path(s.out_dir) / "training.json").read_text())
+    assert record["curve"] == result.curve and record["best_step"] == result.best_step
+    card = (Path(s.out_dir) / "README.md").read_text()
+    assert "Validation curve" in card and f"| {best['step']} (shipped) |" in card and "sha256" in card
+
+
+def test_curve_survives_a_resume(tiny):
+    straight = finetune.train(settings(tiny, "curve-straight", eval_every=4, curve_windows=2), progress=False)
+    s = settings(tiny, "curve-resumed", eval_every=4, curve_windows=2)
+    assert finetune.train(s, stop_after=6, progress=False) is None
+    resumed = finetune.train(s, resume=True, progress=False)
+    assert [(c["step"], c["ppl"]) for c in resumed.curve] == [(c["step"], c["ppl"]) for c in straight.curve]
+    assert resumed.best_step == straight.best_step and resumed.ppl == pytest.approx(straight.ppl, rel=1e-6)
