@@ -38,6 +38,13 @@ class Missing(ServiceError, LookupError):
         self.what = what
 
 
+def found(thing):
+    """What a selector found, or the 404 `not_found` when it found nothing."""
+    if thing is None:
+        raise Missing()
+    return thing
+
+
 class ErrorOut(serializers.Serializer):
     """The body of every API error (for the OpenAPI schema)."""
 

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from backend.documents.owners import owner_for_request
-from backend.endpoints import SignedIn, WriteThrottled, parse_input
+from backend.endpoints import SignedIn, WriteThrottled, accepts
 from backend.errors import ErrorOut
 from backend.throttling import SignUpThrottle, WriteThrottle
 
@@ -60,28 +60,22 @@ class SignUpView(AuthThrottled):
     # Also a few accounts an hour per client address: votes need accounts.
     throttle_classes = [WriteThrottle, SignUpThrottle]
 
-    @extend_schema(
-        request=SignUpIn,
-        responses={201: SignedInOut, 400: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+    @accepts(
+        SignUpIn,
+        {201: SignedInOut, 409: ErrorOut, 429: ErrorOut},
         summary="Create an account and sign in; this browser's drafts move to it",
         description="409 `username_taken` names a taken username (usernames are public). An e-mail address "
         "that already has an account is not refused, so the answer never tells which addresses have accounts: "
         "the existing account's owner is told by e-mail.",
     )
-    def post(self, request):
-        data = parse_input(SignUpIn, request.data)
+    def post(self, request, data):
         _, moved = services.sign_up(request, **data)
         return Response(_session(request, moved_drafts=moved), status=status.HTTP_201_CREATED)
 
 
 class SignInView(AuthThrottled):
-    @extend_schema(
-        request=SignInIn,
-        responses={200: SignedInOut, 400: ErrorOut, 429: ErrorOut},
-        summary="Sign in by username or e-mail; this browser's drafts move to the account",
-    )
-    def post(self, request):
-        data = parse_input(SignInIn, request.data)
+    @accepts(SignInIn, {200: SignedInOut, 429: ErrorOut}, summary="Sign in by username or e-mail; this browser's drafts move to the account")
+    def post(self, request, data):
         _, moved = services.sign_in(request, login_name=data["login"], password=data["password"])
         return Response(_session(request, moved_drafts=moved))
 
@@ -94,14 +88,13 @@ class SignOutView(WriteThrottled):
 
 
 class PasswordResetView(AuthThrottled):
-    @extend_schema(
-        request=PasswordResetIn,
-        responses={202: MessageOut, 400: ErrorOut, 429: ErrorOut},
+    @accepts(
+        PasswordResetIn,
+        {202: MessageOut, 429: ErrorOut},
         summary="E-mail a password reset link",
         description="Answers the same whether or not an account has this address.",
     )
-    def post(self, request):
-        data = parse_input(PasswordResetIn, request.data)
+    def post(self, request, data):
         # The link starts with settings.SITE_URL, never the request's Host.
         services.send_password_reset(data["email"])
         return Response(
@@ -111,13 +104,8 @@ class PasswordResetView(AuthThrottled):
 
 
 class PasswordResetConfirmView(AuthThrottled):
-    @extend_schema(
-        request=PasswordResetConfirmIn,
-        responses={200: SignedInOut, 400: ErrorOut, 429: ErrorOut},
-        summary="Set a new password from the e-mailed link, and sign in",
-    )
-    def post(self, request):
-        data = parse_input(PasswordResetConfirmIn, request.data)
+    @accepts(PasswordResetConfirmIn, {200: SignedInOut, 429: ErrorOut}, summary="Set a new password from the e-mailed link, and sign in")
+    def post(self, request, data):
         _, moved = services.reset_password(request, **data)
         return Response(_session(request, moved_drafts=moved))
 
@@ -130,12 +118,11 @@ class AccountView(AuthThrottled):
     def get(self, request):
         return Response(AccountOut(selectors.account_summary(request.user)).data)
 
-    @extend_schema(
-        request=DeleteAccountIn,
-        responses={204: None, 400: ErrorOut, 403: ErrorOut},
+    @accepts(
+        DeleteAccountIn,
+        {204: None, 403: ErrorOut},
         summary="Delete the account and everything it owns (confirm with the password)",
     )
-    def delete(self, request):
-        data = parse_input(DeleteAccountIn, request.data)
+    def delete(self, request, data):
         services.delete_account(request, password=data["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -102,3 +102,8 @@ def response(title: str, body: str, spans: list[dict], fmt: str, *, highlight: b
     # Drafts are private: no shared cache may keep a copy.
     out["Cache-Control"] = "private, no-store"
     return out
+
+
+def download(request, title: str, body: str, spans: list[dict], fmt: str) -> HttpResponse:
+    """`response` for a download view: `?highlight=1` (or `true`) marks the model's words."""
+    return response(title, body, spans, fmt, highlight=request.GET.get("highlight") in ("1", "true"))

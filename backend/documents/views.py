@@ -1,12 +1,11 @@
 """Documents API: parse, call one service or selector, shape the answer."""
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from backend.catalog.selectors import genre_by_route
-from backend.endpoints import Download, WriteThrottled, parse_input
-from backend.errors import ErrorOut
+from backend.endpoints import Download, WriteThrottled, accepts, download_schema
+from backend.errors import ErrorOut, found
 from backend.site_url import absolute_url
 
 from . import export, selectors, services
@@ -23,9 +22,8 @@ class DocumentListView(WriteThrottled):
         owner = owner_for_request(request, create=False)
         return Response(DocumentOut(selectors.documents_of(owner)[:LIST_LIMIT], many=True).data)
 
-    @extend_schema(request=DocumentCreateIn, responses={201: DocumentOut, 400: ErrorOut}, summary="Start a draft")
-    def post(self, request):
-        data = parse_input(DocumentCreateIn, request.data)
+    @accepts(DocumentCreateIn, {201: DocumentOut}, summary="Start a draft")
+    def post(self, request, data):
         document = services.create_document(owner_for_request(request, create=True), **data)
         return Response(DocumentOut(document).data, status=status.HTTP_201_CREATED)
 
@@ -33,19 +31,16 @@ class DocumentListView(WriteThrottled):
 class DocumentDetailView(WriteThrottled):
     @extend_schema(responses={200: DocumentOut, 404: ErrorOut})
     def get(self, request, document_id):
-        document = selectors.document_of(owner_for_request(request, create=False), document_id)
-        if document is None:
-            raise Http404
+        document = found(selectors.document_of(owner_for_request(request, create=False), document_id))
         return Response(DocumentOut(document).data)
 
-    @extend_schema(
-        request=DocumentPatchIn,
-        responses={200: DocumentOut, 400: ErrorOut, 404: ErrorOut, 409: ConflictOut},
+    @accepts(
+        DocumentPatchIn,
+        {200: DocumentOut, 404: ErrorOut, 409: ConflictOut},
         summary="Autosave",
         description="Saves only if the draft is still at `version`; otherwise 409 with the current draft.",
     )
-    def patch(self, request, document_id):
-        data = parse_input(DocumentPatchIn, request.data)
+    def patch(self, request, data, document_id):
         document = services.autosave(owner_for_request(request, create=False), document_id, **data)
         return Response(DocumentOut(document).data)
 
@@ -56,13 +51,12 @@ class DocumentDetailView(WriteThrottled):
 
 
 class DocumentPublishView(WriteThrottled):
-    @extend_schema(
-        request=PublishIn,
-        responses={200: PublishOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    @accepts(
+        PublishIn,
+        {200: PublishOut, 403: ErrorOut, 404: ErrorOut},
         summary="Publish (or refresh) the shared copy, unlisted or public",
     )
-    def post(self, request, document_id):
-        data = parse_input(PublishIn, request.data)
+    def post(self, request, data, document_id):
         document = services.publish(
             owner_for_request(request, create=False), document_id,
             visibility=data.get("visibility"), genres=genre_by_route(),
@@ -82,14 +76,7 @@ class DocumentPublishView(WriteThrottled):
 
 
 class DocumentExportView(Download):
-    @extend_schema(
-        responses={(200, "text/markdown"): str, (200, "text/plain"): str, 404: ErrorOut},
-        summary="Download the draft as Markdown (.md) or plain text (.txt)",
-        description="`?highlight=1` wraps the model's words in `<mark data-model>` (Markdown only).",
-    )
+    @download_schema("Download the draft as Markdown (.md) or plain text (.txt)")
     def get(self, request, document_id, fmt):
-        document = selectors.document_of(owner_for_request(request, create=False), document_id)
-        if document is None:
-            raise Http404
-        highlight = request.query_params.get("highlight") in ("1", "true")
-        return export.response(document.title, document.body, document.spans, fmt, highlight=highlight)
+        document = found(selectors.document_of(owner_for_request(request, create=False), document_id))
+        return export.download(request, document.title, document.body, document.spans, fmt)

@@ -1,5 +1,4 @@
 """Gallery API: public pieces, votes and flags; a piece's read-only page and downloads."""
-from django.http import Http404
 from django.utils.http import urlencode
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -7,8 +6,8 @@ from rest_framework.views import APIView
 
 from backend.client_address import client_address
 from backend.documents import export
-from backend.endpoints import Download, SignedIn, WriteThrottled, parse_input
-from backend.errors import ErrorOut
+from backend.endpoints import Download, SignedIn, WriteThrottled, accepts, download_schema, parse_input
+from backend.errors import ErrorOut, found
 
 from . import selectors, services
 from .serializers import FlagIn, FlagOut, GalleryOut, GalleryQuery, PieceCardOut, SharedOut, VoteIn, VoteOut
@@ -43,24 +42,15 @@ class GalleryView(APIView):
 class SharedPieceView(APIView):
     @extend_schema(responses={200: SharedOut, 404: ErrorOut}, summary="A published piece, read-only")
     def get(self, request, share_id):
-        piece = selectors.piece(share_id, request.user)
-        if piece is None:
-            raise Http404
+        piece = found(selectors.piece(share_id, request.user))
         return Response(SharedOut(piece).data)
 
 
 class PieceExportView(Download):
-    @extend_schema(
-        responses={(200, "text/markdown"): str, (200, "text/plain"): str, 404: ErrorOut},
-        summary="Download a published piece as Markdown (.md) or plain text (.txt)",
-        description="`?highlight=1` wraps the model's words in `<mark data-model>` (Markdown only).",
-    )
+    @download_schema("Download a published piece as Markdown (.md) or plain text (.txt)")
     def get(self, request, share_id, fmt):
-        piece = selectors.piece(share_id)
-        if piece is None:
-            raise Http404
-        highlight = request.query_params.get("highlight") in ("1", "true")
-        return export.response(piece.published_title, piece.published_body, piece.published_spans, fmt, highlight=highlight)
+        piece = found(selectors.piece(share_id))
+        return export.download(request, piece.published_title, piece.published_body, piece.published_spans, fmt)
 
 
 class PieceVoteView(WriteThrottled):
@@ -71,13 +61,13 @@ class PieceVoteView(WriteThrottled):
         document = services.vote(request.user, share_id, value, address=client_address(request))
         return Response(selectors.vote_counts(document, request.user))
 
-    @extend_schema(
-        request=VoteIn,
-        responses={200: VoteOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    @accepts(
+        VoteIn,
+        {200: VoteOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
         summary="Vote +1 or -1 (again: changes it; 0 takes it back)",
     )
-    def post(self, request, share_id):
-        return self._answer(request, share_id, parse_input(VoteIn, request.data)["value"])
+    def post(self, request, data, share_id):
+        return self._answer(request, share_id, data["value"])
 
     @extend_schema(responses={200: VoteOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}, summary="Take the vote back")
     def delete(self, request, share_id):
@@ -88,13 +78,8 @@ class PieceFlagView(WriteThrottled):
     permission_classes = [SignedIn]
     sign_in_to = "flag a piece"
 
-    @extend_schema(
-        request=FlagIn,
-        responses={200: FlagOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
-        summary="Report a piece to the moderators",
-    )
-    def post(self, request, share_id):
-        data = parse_input(FlagIn, request.data)
+    @accepts(FlagIn, {200: FlagOut, 403: ErrorOut, 404: ErrorOut}, summary="Report a piece to the moderators")
+    def post(self, request, data, share_id):
         services.flag(request.user, share_id, data["reason"])
         return Response({"flagged": True})
 
