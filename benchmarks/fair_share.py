@@ -12,7 +12,6 @@ interleaved, medians over repeats, one engine (the embedded model) for all.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import threading
@@ -24,6 +23,8 @@ import torch
 from contract.sampling_params import SamplingParams
 from microservices.engine.engine import Engine, OverQuota, Request
 from microservices.engine.loader import load_model, load_tokenizer
+
+from . import cli
 
 FOLDER = Path(__file__).resolve().parent.parent / "models" / "smollm2-135m"
 WORDS = "the harbour town woke slowly while fishermen mended their nets along the quay and gulls argued".split()
@@ -83,12 +84,9 @@ def run(engine: Engine, seconds: float, flood: bool) -> tuple[list, int]:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.parser(__doc__, repeats=2)
     ap.add_argument("--seconds", type=float, default=40)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cli.parse(ap)
     engine = Engine(load_model(FOLDER, "cpu"), load_tokenizer(FOLDER), routes={"b": 0}, max_batch=32,
                     context=2048, threads=args.threads)
     engine.start()

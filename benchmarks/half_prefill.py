@@ -13,7 +13,6 @@ auto` in the registry turns it on there and nowhere else.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ import torch
 from microservices.engine import adapters
 from microservices.engine.loader import cpu_has_amx, load_model, load_tokenizer
 from microservices.engine.model import Segments
+
+from . import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "models" / "smollm2-135m"
@@ -46,12 +47,9 @@ def perplexity(logits: torch.Tensor, ids: torch.Tensor) -> float:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap = cli.parser(__doc__, repeats=3)
     ap.add_argument("--tokens", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cli.parse(ap)
     torch.set_grad_enabled(False)
     tok = load_tokenizer(FOLDER)
     ids = torch.tensor(tok(text(), add_special_tokens=False)["input_ids"][:args.tokens])
