@@ -1,10 +1,11 @@
-import { useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useState } from 'react'
 import { accounts, type Account } from '../api/accounts'
 import { ApiError } from '../api/client'
-import { FormError, formProblem } from '../components/FormError'
+import { FormError } from '../components/FormError'
 import { Link } from '../components/Link'
 import { PageHeader } from '../components/PageHeader'
 import { forgetLocal } from '../drafts/localCopy'
+import { formText, useFormSubmit } from '../hooks/useFormSubmit'
 import { useTitle } from '../hooks/useTitle'
 import { signInPath } from '../routes'
 import { startOver } from '../session/useSession'
@@ -15,8 +16,6 @@ export function AccountPage() {
   const [signedOut, setSignedOut] = useState(false)
   const [loadError, setLoadError] = useState<string | null>(null)
   const [confirming, setConfirming] = useState(false)
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
   useTitle('Your account')
 
   useEffect(() => {
@@ -35,20 +34,12 @@ export function AccountPage() {
     startOver('/')
   }
 
-  const remove = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      await accounts.deleteAccount(String(new FormData(e.currentTarget).get('password') ?? ''))
-      // Everything is gone on the server; the copies here go too.
-      forgetLocal({ everything: true })
-      startOver('/')
-    } catch (err) {
-      setError(formProblem(err).message)
-      setBusy(false)
-    }
-  }
+  const { submit: remove, busy, error } = useFormSubmit(async (form) => {
+    await accounts.deleteAccount(formText(form, 'password'))
+    // Everything is gone on the server; the copies here go too.
+    forgetLocal({ everything: true })
+    startOver('/')
+  })
 
   return (
     <div className="auth-page">

@@ -1,31 +1,19 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { accounts } from '../api/accounts'
-import { FormError, formProblem } from '../components/FormError'
+import { FormSend } from '../components/FormSend'
 import { Link } from '../components/Link'
 import { PageHeader } from '../components/PageHeader'
+import { formText, useFormSubmit } from '../hooks/useFormSubmit'
 import { useTitle } from '../hooks/useTitle'
 import { startOver } from '../session/useSession'
 
 /** Ask for a reset link by e-mail. */
 export function ResetRequestPage() {
   const [sent, setSent] = useState<string | null>(null)
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { submit, busy, error } = useFormSubmit(async (form) => {
+    setSent((await accounts.requestReset(formText(form, 'email'))).message)
+  })
   useTitle('Reset your password')
-
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      const r = await accounts.requestReset(String(new FormData(e.currentTarget).get('email') ?? ''))
-      setSent(r.message)
-    } catch (err) {
-      setError(formProblem(err).message)
-    } finally {
-      setBusy(false)
-    }
-  }
 
   return (
     <div className="auth-page">
@@ -42,10 +30,9 @@ export function ResetRequestPage() {
               Your account's e-mail
               <input name="email" type="email" autoComplete="email" required data-testid="reset-email" autoFocus />
             </label>
-            <FormError message={error} />
-            <button type="submit" className="primary" data-testid="reset-submit" disabled={busy}>
+            <FormSend error={error} busy={busy} testId="reset-submit">
               Send me a link
-            </button>
+            </FormSend>
           </form>
         )}
         <p>
@@ -58,28 +45,17 @@ export function ResetRequestPage() {
 
 /** The page the e-mailed link opens: choose a new password, then you are signed in. */
 export function ResetConfirmPage({ uid, token }: { uid: string; token: string }) {
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  useTitle('Reset your password')
-
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    const password = String(form.get('password') ?? '')
-    if (password !== String(form.get('again') ?? '')) {
-      setError('The two passwords differ; type the same one twice.')
-      return
-    }
-    setBusy(true)
-    setError(null)
-    try {
-      await accounts.confirmReset(uid, token, password)
+  const { submit, busy, error } = useFormSubmit(
+    async (form) => {
+      await accounts.confirmReset(uid, token, formText(form, 'password'))
       startOver('/')
-    } catch (err) {
-      setError(formProblem(err).message)
-      setBusy(false)
-    }
-  }
+    },
+    {
+      check: (form) =>
+        formText(form, 'password') !== formText(form, 'again') ? 'The two passwords differ; type the same one twice.' : null,
+    },
+  )
+  useTitle('Reset your password')
 
   return (
     <div className="auth-page">
@@ -95,10 +71,9 @@ export function ResetConfirmPage({ uid, token }: { uid: string; token: string })
             The same again
             <input name="again" type="password" autoComplete="new-password" required data-testid="reset-password-again" />
           </label>
-          <FormError message={error} />
-          <button type="submit" className="primary" data-testid="reset-confirm" disabled={busy}>
+          <FormSend error={error} busy={busy} testId="reset-confirm">
             Set password and sign in
-          </button>
+          </FormSend>
         </form>
         <p>
           Link expired? <Link href="/reset">Ask for a new one</Link>.

@@ -1,31 +1,19 @@
-import { useState, type FormEvent } from 'react'
 import { accounts } from '../api/accounts'
-import { FormError, formProblem } from '../components/FormError'
+import { FormSend } from '../components/FormSend'
 import { Link } from '../components/Link'
 import { PageHeader } from '../components/PageHeader'
+import { formText, useFormSubmit } from '../hooks/useFormSubmit'
 import { useTitle } from '../hooks/useTitle'
 import { nextPath } from '../routes'
 import { startOver } from '../session/useSession'
 
 /** Sign in by username or e-mail; this browser's anonymous drafts join the account. */
 export function SignInPage() {
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { submit, busy, error } = useFormSubmit(async (form) => {
+    await accounts.signIn(formText(form, 'login'), formText(form, 'password'))
+    startOver(nextPath())
+  })
   useTitle('Sign in')
-
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    setBusy(true)
-    setError(null)
-    try {
-      await accounts.signIn(String(form.get('login') ?? ''), String(form.get('password') ?? ''))
-      startOver(nextPath())
-    } catch (err) {
-      setError(formProblem(err).message)
-      setBusy(false)
-    }
-  }
 
   return (
     <div className="auth-page">
@@ -42,10 +30,9 @@ export function SignInPage() {
             Password
             <input name="password" type="password" autoComplete="current-password" required data-testid="signin-password" />
           </label>
-          <FormError message={error} />
-          <button type="submit" className="primary" data-testid="signin-submit" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
+          <FormSend error={error} busy={busy} testId="signin-submit" sending="Signing in…">
+            Sign in
+          </FormSend>
         </form>
         <p>
           New here? <Link href={`/signup${location.search}`}>Create an account</Link> ·{' '}

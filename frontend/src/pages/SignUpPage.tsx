@@ -1,9 +1,10 @@
-import { useState, type FormEvent } from 'react'
 import { accounts } from '../api/accounts'
 import { ApiError } from '../api/client'
-import { FieldError, FormError, formProblem } from '../components/FormError'
+import { FieldError, formProblem } from '../components/FormError'
+import { FormSend } from '../components/FormSend'
 import { Link } from '../components/Link'
 import { PageHeader } from '../components/PageHeader'
+import { formText, useFormSubmit, type Refusal } from '../hooks/useFormSubmit'
 import { useTitle } from '../hooks/useTitle'
 import { nextPath } from '../routes'
 import { startOver } from '../session/useSession'
@@ -11,36 +12,27 @@ import { startOver } from '../session/useSession'
 /** Refusals that belong next to one field. */
 const TAKEN: Record<string, string> = { username_taken: 'username' }
 
+function signUpRefusal(err: unknown): Refusal {
+  const problem = formProblem(err)
+  const field = err instanceof ApiError ? TAKEN[err.code] : undefined
+  if (field) problem.fields[field] = problem.message
+  // Field messages sit by their fields; the form only says where to look.
+  return {
+    message: Object.keys(problem.fields).length ? 'Please fix the marked fields.' : problem.message,
+    fields: problem.fields,
+  }
+}
+
 /** Create an account; what this browser wrote so far comes along. */
 export function SignUpPage() {
-  const [error, setError] = useState<string | null>(null)
-  const [fields, setFields] = useState<Record<string, string>>({})
-  const [busy, setBusy] = useState(false)
-  useTitle('Create an account')
-
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    setBusy(true)
-    setError(null)
-    setFields({})
-    try {
-      await accounts.signUp(
-        String(form.get('username') ?? ''),
-        String(form.get('email') ?? ''),
-        String(form.get('password') ?? ''),
-      )
+  const { submit, busy, error, fields } = useFormSubmit(
+    async (form) => {
+      await accounts.signUp(formText(form, 'username'), formText(form, 'email'), formText(form, 'password'))
       startOver(nextPath())
-    } catch (err) {
-      const problem = formProblem(err)
-      const field = err instanceof ApiError ? TAKEN[err.code] : undefined
-      if (field) problem.fields[field] = problem.message
-      // Field messages sit by their fields; the form only says where to look.
-      setError(Object.keys(problem.fields).length ? 'Please fix the marked fields.' : problem.message)
-      setFields(problem.fields)
-      setBusy(false)
-    }
-  }
+    },
+    { refusal: signUpRefusal },
+  )
+  useTitle('Create an account')
 
   const field = (name: string) => ({
     name,
@@ -73,10 +65,9 @@ export function SignUpPage() {
             <input {...field('password')} type="password" autoComplete="new-password" required minLength={8} data-testid="signup-password" />
             <FieldError id="password-error" message={fields.password} />
           </label>
-          <FormError message={error} />
-          <button type="submit" className="primary" data-testid="signup-submit" disabled={busy}>
-            {busy ? 'Creating…' : 'Create account'}
-          </button>
+          <FormSend error={error} busy={busy} testId="signup-submit" sending="Creating…">
+            Create account
+          </FormSend>
         </form>
         <p>
           Have one already? <Link href={`/signin${location.search}`}>Sign in</Link>
