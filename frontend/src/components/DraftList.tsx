@@ -3,6 +3,7 @@ import { documents, type DocumentRecord } from '../api/documents'
 import { removeLocal } from '../drafts/localCopy'
 import { useEscape } from '../hooks/useEscape'
 import { navigate } from '../routes'
+import { PopoverHead } from './PopoverHead'
 
 interface Props {
   currentId: string | null
@@ -68,12 +69,7 @@ export function DraftList({ currentId, currentTitle, onRenameCurrent, onClose }:
 
   return (
     <nav className="drawer" aria-label="Drafts" data-testid="draft-list">
-      <header className="popover-head">
-        <h2>Drafts</h2>
-        <button type="button" className="icon-button" onClick={onClose} aria-label="Close drafts">
-          ×
-        </button>
-      </header>
+      <PopoverHead title="Drafts" closeLabel="Close drafts" onClose={onClose} />
       <button type="button" className="primary" data-testid="new-draft" autoFocus onClick={() => open('/')}>
         New draft
       </button>

@@ -1,6 +1,7 @@
 import { useId } from 'react'
 import { useEscape } from '../hooks/useEscape'
 import { CREATIVITY_PRESETS, LENGTH_PRESETS, type Preset, type Settings } from '../settings/settings'
+import { PopoverHead } from './PopoverHead'
 
 interface Props {
   settings: Settings
@@ -14,12 +15,7 @@ export function SettingsPanel({ settings, maxTokens, maxN, onChange, onClose }: 
   useEscape(onClose)
   return (
     <section className="popover settings-panel" aria-label="Suggestion settings" data-testid="settings-panel">
-      <header className="popover-head">
-        <h2>Suggestions</h2>
-        <button type="button" className="icon-button" onClick={onClose} aria-label="Close settings">
-          ×
-        </button>
-      </header>
+      <PopoverHead title="Suggestions" closeLabel="Close settings" onClose={onClose} />
       <PresetRow
         label="Length"
         presets={LENGTH_PRESETS}

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useState, type ReactNode } from 'react'
 import { ApiError } from '../api/client'
 import { documents, type Visibility } from '../api/documents'
 import { useEscape } from '../hooks/useEscape'
@@ -72,27 +72,12 @@ export function ShareButton({ documentId, shareId, visibility, hidden, signedIn,
   const visibilityChoice = (
     <fieldset className="visibility" disabled={busy}>
       <legend>Who can read it</legend>
-      <label>
-        <input
-          type="radio"
-          name="visibility"
-          data-testid="visibility-unlisted"
-          checked={choice === 'unlisted'}
-          onChange={() => setChoice('unlisted')}
-        />{' '}
+      <VisibilityOption value="unlisted" choice={choice} onPick={setChoice}>
         Anyone with the link
-      </label>
-      <label>
-        <input
-          type="radio"
-          name="visibility"
-          data-testid="visibility-public"
-          checked={choice === 'public'}
-          disabled={!signedIn}
-          onChange={() => setChoice('public')}
-        />{' '}
+      </VisibilityOption>
+      <VisibilityOption value="public" choice={choice} onPick={setChoice} disabled={!signedIn}>
         Everyone: also in the <Link href="/gallery">gallery</Link>
-      </label>
+      </VisibilityOption>
       {!signedIn && (
         <p className="hint">
           <Link href={signInPath()}>Sign in</Link> to publish to the gallery.
@@ -164,5 +149,27 @@ export function ShareButton({ documentId, shareId, visibility, hidden, signedIn,
         </section>
       )}
     </div>
+  )
+}
+
+function VisibilityOption(props: {
+  value: Listed
+  choice: Listed
+  onPick: (value: Listed) => void
+  disabled?: boolean
+  children: ReactNode
+}) {
+  return (
+    <label>
+      <input
+        type="radio"
+        name="visibility"
+        data-testid={`visibility-${props.value}`}
+        checked={props.choice === props.value}
+        disabled={props.disabled}
+        onChange={() => props.onPick(props.value)}
+      />{' '}
+      {props.children}
+    </label>
   )
 }

@@ -41,6 +41,16 @@ function server(start = { version: 1, title: 'T', body: '' }) {
 beforeEach(() => vi.useFakeTimers())
 afterEach(() => vi.useRealTimers())
 
+/** A saver at version 1 whose first save of `mine` meets `theirs`, saved at `version` by another tab. */
+function conflicting(version: number, theirs: string, mine: string) {
+  const srv = server()
+  const onConflict = vi.fn()
+  const saver = new Autosaver({ id: 'd1', version: 1, title: 'T', body: '' }, srv.api, { onConflict })
+  Object.assign(srv.doc, { version, body: theirs })
+  saver.change({ title: 'T', body: mine })
+  return { srv, onConflict, saver }
+}
+
 describe('Autosaver', () => {
   it('saves once after a pause with the version it last saw', async () => {
     const srv = server()
@@ -84,11 +94,7 @@ describe('Autosaver', () => {
   })
 
   it('on a version conflict keeps our text, hands theirs over, and saves on top', async () => {
-    const srv = server()
-    const onConflict = vi.fn()
-    const saver = new Autosaver({ id: 'd1', version: 1, title: 'T', body: '' }, srv.api, { onConflict })
-    Object.assign(srv.doc, { version: 5, body: 'from another tab' })
-    saver.change({ title: 'T', body: 'mine' })
+    const { srv, onConflict, saver } = conflicting(5, 'from another tab', 'mine')
     await vi.advanceTimersByTimeAsync(800)
     await vi.advanceTimersByTimeAsync(10)
     expect(onConflict).toHaveBeenCalledOnce()
@@ -98,11 +104,7 @@ describe('Autosaver', () => {
   })
 
   it('treats a conflict with identical text as saved', async () => {
-    const srv = server()
-    const onConflict = vi.fn()
-    const saver = new Autosaver({ id: 'd1', version: 1, title: 'T', body: '' }, srv.api, { onConflict })
-    Object.assign(srv.doc, { version: 3, body: 'same' })
-    saver.change({ title: 'T', body: 'same' })
+    const { srv, onConflict, saver } = conflicting(3, 'same', 'same')
     await vi.advanceTimersByTimeAsync(800)
     expect(onConflict).not.toHaveBeenCalled()
     expect(saver.getState()).toMatchObject({ status: 'saved', version: 3 })

@@ -76,7 +76,7 @@ describe('prewarm', () => {
     const { prewarmer, sent } = setup()
     prewarmer.note('Once')
     prewarmer.note('Once upon')
-    prewarmer.generated({ type: 'generate', model: 'smollm2', prompt: 'Once upon', document: 'doc-1' })
+    prewarmer.generated({ model: 'smollm2', prompt: 'Once upon', document: 'doc-1' })
     vi.advanceTimersByTime(3000)
     expect(sent).toHaveLength(1)
   })
