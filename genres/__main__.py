@@ -7,6 +7,7 @@
   python -m genres register shakespeare
   python -m genres perplexity shakespeare [--adapter adapters/shakespeare]
   python -m genres table
+  python -m genres evaluate [--write-docs] [--json out.json]   # perplexity, classifier and generated-text tables
 """
 from __future__ import annotations
 
@@ -144,6 +145,36 @@ def cmd_table(a) -> int:
     return 0
 
 
+def cmd_evaluate(a) -> int:
+    from genres import evaluate
+
+    if a.eval_windows < 1 or a.eval_len < 8:
+        print(f"--eval-windows must be at least 1 and --eval-len at least 8 (got {a.eval_windows}, {a.eval_len})", file=sys.stderr)
+        return 2
+    if a.prompts is not None and a.prompts < 1:
+        print(f"--prompts must be at least 1, not {a.prompts}", file=sys.stderr)
+        return 2
+    s = evaluate.Settings(genres=a.genres, adapters_dir=a.adapters, corpora_dir=a.corpora, base=a.base, base_path=a.base_path,
+                          eval_windows=a.eval_windows, eval_len=a.eval_len, threads=a.threads, seed=a.seed,
+                          new_tokens=a.new_tokens, train_chunks=a.train_chunks, test_chunks=a.test_chunks,
+                          cache_dir=a.cache_dir)
+    if a.prompts is not None:
+        s.prompts = evaluate.NEUTRAL_PROMPTS[: a.prompts]
+    try:
+        report = evaluate.run(s, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(evaluate.render(report))
+    print(f"\n({report.seconds:.0f} s)")
+    if a.json:
+        Path(a.json).write_text(json.dumps(evaluate.as_json(report), indent=1) + "\n")
+    if a.write_docs:
+        evaluate.write_docs(report, Path(a.write_docs))
+        print(f"wrote the evaluation section of {a.write_docs}", file=sys.stderr)
+    return 0
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("*", "\\*")
 
@@ -208,6 +239,26 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("table", help="print the markdown table of trained genres (for docs/genres.md)")
     t.add_argument("--adapters", default=str(REPO_ROOT / "adapters"))
     t.set_defaults(func=cmd_table)
+
+    v = sub.add_parser("evaluate", help="perplexity (validation and held-out works), classifier accuracy, generated-text tables")
+    v.add_argument("--genres", nargs="+", help="default: every adapter folder with a corpus")
+    v.add_argument("--adapters", help="folder of adapter folders (default adapters/)")
+    v.add_argument("--corpora", help="folder of corpus folders (default var/corpora/)")
+    v.add_argument("--eval-windows", type=int, default=32)
+    v.add_argument("--eval-len", type=int, default=256)
+    v.add_argument("--threads", type=int, default=2)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--prompts", type=int, help="use only the first N neutral prompts")
+    v.add_argument("--new-tokens", type=int, default=40)
+    v.add_argument("--train-chunks", type=int, default=2000, help="classifier training chunks per genre")
+    v.add_argument("--test-chunks", type=int, default=300, help="classifier test chunks per genre")
+    v.add_argument("--cache-dir", help="where base perplexities are cached (default var/genres-eval)")
+    v.add_argument("--json", help="also write the whole report as JSON here")
+    v.add_argument("--write-docs", nargs="?", const=str(REPO_ROOT / "docs" / "genres.md"), metavar="FILE",
+                   help="write the tables and samples into FILE (default docs/genres.md) between evaluate markers")
+    v.add_argument("--base", default="smollm2", help="registry route of the base model")
+    v.add_argument("--base-path", help="a model folder to use instead of the registry's")
+    v.set_defaults(func=cmd_evaluate)
 
     a = p.parse_args(argv)
     return a.func(a)
