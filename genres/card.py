@@ -20,6 +20,8 @@ def render(r: dict) -> str:
         f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then constant; seed {s['seed']}; "
         f"{r['train_seconds']:.0f} s on {s['device']}{_budget(r)}.",
     ]
+    if r.get("note"):
+        lines.append(f"- **Note:** {r['note']}")
     hashes = (src.get("sha256") or {})
     if hashes:
         lines.append("- **Data files (sha256):** " + "; ".join(f"{k}.txt `{v}`" for k, v in hashes.items()))
