@@ -75,6 +75,10 @@ class Model(Strict):
     # Prompt chunks' matmuls: auto = bfloat16 where it pays (a CUDA device, or a
     # CPU with AMX tiles), else the model's dtype; see loader.half_prefill_dtype.
     prefill_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # Decode rows and short chunks read fp16 copies of the weights prepacked for
+    # fbgemm (half the bytes a step streams from memory; activations stay fp32):
+    # auto = on for float32 models on x86 CPUs; see loader.fp16_weights.
+    fp16_weights: Literal["auto", "on", "off"] = "auto"
     limits: Limits = Limits()
 
     @property

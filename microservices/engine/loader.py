@@ -91,6 +91,16 @@ def half_prefill_dtype(setting: str, device: torch.device, model_dtype: torch.dt
     return None if dtype == model_dtype else dtype
 
 
+def fp16_weights(setting: str, device: torch.device, model_dtype: torch.dtype) -> bool:
+    """Whether decode rows and short chunks read fbgemm-prepacked fp16
+    weights (Transformer.use_packed_fp16). fbgemm ships in torch's x86 CPU
+    builds; `auto` uses it for fp32 models on the CPU, `on` insists."""
+    available = device.type == "cpu" and "fbgemm" in torch.backends.quantized.supported_engines
+    if setting == "on" and not available:
+        raise ValueError(f"fp16_weights: on needs a CPU device with fbgemm (x86); this is {device.type}")
+    return setting != "off" and available and model_dtype == torch.float32
+
+
 def load_model(folder: Path, device: str = "auto", dtype: str = "float32") -> Transformer:
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text())

@@ -13,8 +13,12 @@ from contract.registry import Limits, Model, Registry
 from .. import weights
 from ..engine import adapters
 from ..engine.engine import Engine
-from ..engine.loader import half_prefill_dtype, load_model, load_tokenizer
+from ..engine.loader import fp16_weights, half_prefill_dtype, load_model, load_tokenizer
 from ..engine.metrics import EngineMetrics
+
+# Rows from which a matmul is a prompt chunk's (bf16 where that pays), and below
+# which fbgemm's fp16 weights beat fp32 on this CPU: benchmarks/half_prefill.py.
+HALF_MIN_ROWS, PACKED_MAX_ROWS = 64, 256
 
 log = logging.getLogger("writeup.service")
 
@@ -38,9 +42,6 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     model = load_model(folder, base.device, base.dtype)
-    half = half_prefill_dtype(base.prefill_dtype, model.output.weight.device, model.output.weight.dtype)
-    if half is not None:
-        model.use_half_prefill(half)
     tok = load_tokenizer(folder)
     routes = [reg.models[r] for r in inst.routes]
     merged = [m for m in routes if m.adapter and m.adapter.merge]
@@ -54,6 +55,13 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         adapters.install(model, [m.resolve(m.adapter.path) for m in lora])
         index = {m.route: 0 for m in routes if not m.adapter}
         index.update({m.route: i + 1 for i, m in enumerate(lora)})
+    # After any merge: these are copies of the (merged) weights.
+    device, dtype = model.output.weight.device, model.output.weight.dtype
+    half = half_prefill_dtype(base.prefill_dtype, device, dtype)
+    if half is not None:
+        model.use_half_prefill(half, min_rows=HALF_MIN_ROWS)
+    if fp16_weights(base.fp16_weights, device, dtype):
+        model.use_packed_fp16(max_rows=HALF_MIN_ROWS if half is not None else PACKED_MAX_ROWS)
     lim = base.limits
     engine = Engine(model, tok, routes=index, n_adapters=max(index.values()), max_batch=lim.max_batch,
                     max_queue=lim.max_queue, context=lim.context, window_step=lim.window_step,

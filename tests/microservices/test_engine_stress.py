@@ -62,12 +62,15 @@ def built(tiny_dir, tmp_path_factory):
         a1 = make_adapter(base, tmp_path_factory.mktemp("adapter"), 1, 4, TARGETS[arch])
         tok = load_tokenizer(base)
         poison_ids = set(tok(" " + POISON, add_special_tokens=False)["input_ids"])
-        models = []
-        for _ in range(2):
-            m = load_model(base, "cpu")
-            adapters.install(m, [a1])
-            models.append(m)
-        out[arch] = (models, tok, poison_ids)
+        for weights in ("fp32", "fp16"):
+            models = []
+            for _ in range(2):
+                m = load_model(base, "cpu")
+                adapters.install(m, [a1])
+                if weights == "fp16":  # the packed weights decode rows and short chunks read on x86
+                    m.use_packed_fp16(max_rows=32)
+                models.append(m)
+            out[arch, weights] = (models, tok, poison_ids)
     return out
 
 
@@ -169,9 +172,9 @@ def _texts(events, n):
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
-@pytest.mark.parametrize("seed", range(6))
-def test_random_schedule_matches_each_request_alone(built, arch, seed):
-    (model, ref_model), tok, poison_ids = built[arch]
+@pytest.mark.parametrize("weights,seed", [("fp32", s) for s in range(6)] + [("fp16", s) for s in (6, 7)])
+def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
+    (model, ref_model), tok, poison_ids = built[arch, weights]
     for m in (model, ref_model):
         if "forward" in m.__dict__:
             del m.forward

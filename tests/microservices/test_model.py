@@ -81,6 +81,29 @@ def test_half_precision_prefill_stays_close_to_fp32(tiny_dir, name):
 
 
 @pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_packed_fp16_weights_stay_close_to_fp32(tiny_dir, name):
+    """fbgemm fp16 weights for decode rows and short chunks: the same
+    next-token choices, logits within fp16's rounding of the weights;
+    matmuls over max_rows or more rows keep the fp32 weights exactly."""
+    folder = tiny_dir / name
+    m = load_model(folder, "cpu")
+    m.setup_cache(3, 128)
+    ids = load_tokenizer(folder)(PROMPT * 2, return_tensors="pt").input_ids
+    with torch.no_grad():
+        full = _full(m, ids)
+        step = m(ids[0, :1], Segments([1], [0], [1]))
+        m.use_packed_fp16(max_rows=ids.shape[1])
+        long = _full(m, ids, slot=2)  # as many rows as max_rows: fp32
+        short = _full(m, ids[:, :ids.shape[1] - 1])
+        packed_step = m(ids[0, :1], Segments([1], [0], [1]))
+    torch.testing.assert_close(long, full, atol=1e-5, rtol=1e-5)
+    assert not torch.equal(short, full[:-1]) and not torch.equal(packed_step, step)  # the fp16 path really ran
+    assert (short.argmax(-1) == full[:-1].argmax(-1)).float().mean() >= 0.95
+    assert (short - full[:-1]).abs().mean() < 2e-3 * full.abs().mean()  # fp16 keeps 11 bits of mantissa
+    torch.testing.assert_close(packed_step, step, atol=1e-2, rtol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
 def test_batched_decode_rows_ignore_whatever_the_cache_held(tiny_dir, name):
     """Short decode rows attend together over a gathered span padded to the
     longest row; the cache is never zeroed, so padding positions may hold

@@ -1,0 +1,37 @@
+"""service.build turns the registry's speed settings into the model it serves."""
+import pytest
+import torch
+
+from contract.registry import parse
+from microservices.engine.loader import fp16_weights
+from microservices.server.service import PACKED_MAX_ROWS, build
+from tests.support.tiny_models import tiny_registry_data
+
+FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
+
+
+def _build(tiny_dir, **model_settings):
+    data = tiny_registry_data(tiny_dir)
+    data["models"]["tiny-llama"].update(model_settings)
+    service = build(parse(data), "tiny-llama-1", prefix_cache_mb=1)
+    return service.engine.model
+
+
+def test_fp16_weights_auto_packs_every_linear_on_x86_cpus(tiny_dir):
+    model = _build(tiny_dir)
+    linears = [model.output] + [m for layer in model.layers for m in (layer.attention.wqkv, layer.feed_forward.w2)]
+    assert all((lin.packed is not None) == FBGEMM for lin in linears)
+    assert all(lin.packed_rows == PACKED_MAX_ROWS for lin in linears if FBGEMM)
+
+
+def test_fp16_weights_off_keeps_fp32_only(tiny_dir):
+    model = _build(tiny_dir, fp16_weights="off")
+    assert model.output.packed is None and model.layers[0].attention.wqkv.packed is None
+
+
+def test_fp16_weights_decision():
+    assert fp16_weights("auto", torch.device("cpu"), torch.float32) == FBGEMM
+    assert not fp16_weights("auto", torch.device("cpu"), torch.bfloat16)  # already half the bytes
+    assert not fp16_weights("off", torch.device("cpu"), torch.float32)
+    with pytest.raises(ValueError, match="fp16_weights: on needs a CPU"):
+        fp16_weights("on", torch.device("cuda"), torch.float32)
