@@ -1,13 +1,19 @@
-"""bf16 matmuls for prompt chunks against fp32, side by side on the embedded model.
+"""Half-precision matmuls against fp32, side by side on the embedded model:
+bf16 for prompt chunks (`prefill_dtype`) and fbgemm's prepacked fp16 weights
+for decode rows and short chunks (`fp16_weights`).
 
-Prints, medians over repeats:
-  * cold prefill tokens/s of a ~2,000-token draft, fp32 and bf16-prefill;
+Prints, medians over repeats, each variant timed in turn:
+  * cold prefill tokens/s of a ~2,000-token draft (256-token chunks);
+  * one decode step at the end of that draft, for 1 and for 8 rows, and a
+    12-token chunk on it (a few typed words, cached draft);
   * drift: mean |logit difference|, the share of positions whose top token
-    agrees, and perplexity (fp32 vs bf16) on English text shipped in this
-    repo (its docs), for the base model and every shipped genre adapter.
+    agrees, and perplexity (fp32 against each variant) on English text
+    shipped in this repo (its docs), for the base model and every shipped
+    genre adapter, computed in the chunk size that takes each variant's path.
 
 bf16 pays only where the CPU has AMX tiles (or on a GPU); `prefill_dtype:
-auto` in the registry turns it on there and nowhere else.
+auto` turns it on there and nowhere else. fp16 weights need fbgemm (x86);
+`fp16_weights: auto` turns them on for fp32 models on such CPUs.
 
     .venv/bin/python -m benchmarks.half_prefill [--repeats 3] [--tokens 2000]
 """
@@ -22,28 +28,71 @@ import torch
 from microservices.engine import adapters
 from microservices.engine.loader import cpu_has_amx, load_model, load_tokenizer
 from microservices.engine.model import Segments
+from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS
 
 from . import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "models" / "smollm2-135m"
+# variant -> (how to set the model up, the prefill chunk whose matmuls take its path)
+VARIANTS = {
+    "fp32": (lambda m: None, 256),
+    "bf16 prefill": (lambda m: m.use_half_prefill(torch.bfloat16, min_rows=HALF_MIN_ROWS), 256),
+    "fp16 weights": (lambda m: m.use_packed_fp16(max_rows=PACKED_MAX_ROWS), 32),
+}
 
 
 def text() -> str:
     return "\n\n".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
 
 
-def prefill(model, ids: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """Logits of every position, computed a chunk at a time into slot 0."""
+def prefill(model, ids: torch.Tensor, chunk: int = 256, slot: int = 0) -> torch.Tensor:
+    """Logits of every position, computed a chunk at a time into `slot`."""
     out = []
     for start in range(0, len(ids), chunk):
         piece = ids[start:start + chunk]
-        out.append(model(piece, Segments([0], [start], [len(piece)])))
+        out.append(model(piece, Segments([slot], [start], [len(piece)])))
     return torch.cat(out)
 
 
 def perplexity(logits: torch.Tensor, ids: torch.Tensor) -> float:
     return float(torch.nn.functional.cross_entropy(logits[:-1].float(), ids[1:]).exp())
+
+
+def model_for(variant: str, adapter: Path | None, slots: int, max_seq: int):
+    m = load_model(FOLDER, "cpu")
+    if adapter is not None:
+        adapters.merge(m, adapter)
+    VARIANTS[variant][0](m)
+    m.setup_cache(slots, max_seq)
+    return m
+
+
+def timed(f, n: int) -> float:
+    f()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t0) / n
+
+
+def speed(models: dict, ids: torch.Tensor, repeats: int) -> dict[str, dict[str, list[float]]]:
+    n = len(ids)
+    for m in models.values():  # eight slots hold the draft: the decode rows' context
+        prefill(m, ids, slot=0)
+        for layer in m.layers:
+            for slot in range(1, 8):
+                layer.attention.cache.copy_range(0, slot, 0, n)
+    out = {v: {"prefill tok/s": [], "decode 1 row ms": [], "decode 8 rows ms": [], "12-token chunk ms": []} for v in models}
+    for _ in range(repeats):
+        for v, m in models.items():
+            t0 = time.perf_counter()
+            prefill(m, ids, slot=8)
+            out[v]["prefill tok/s"].append(n / (time.perf_counter() - t0))
+            out[v]["decode 1 row ms"].append(1000 * timed(lambda: m(ids[:1], Segments([0], [n], [1])), 8))
+            out[v]["decode 8 rows ms"].append(1000 * timed(lambda: m(ids[:8], Segments(list(range(8)), [n] * 8, [1] * 8)), 5))
+            out[v]["12-token chunk ms"].append(1000 * timed(lambda: m(ids[:12], Segments([1], [n], [12]), logits_at=torch.tensor([11])), 5))
+    return out
 
 
 def main():
@@ -53,38 +102,24 @@ def main():
     torch.set_grad_enabled(False)
     tok = load_tokenizer(FOLDER)
     ids = torch.tensor(tok(text(), add_special_tokens=False)["input_ids"][:args.tokens])
+    print(f"SmolLM2-135M, {args.threads} threads, {len(ids)} tokens of docs/*.md; AMX on this CPU: {cpu_has_amx()}; "
+          f"fbgemm: {'fbgemm' in torch.backends.quantized.supported_engines}\n")
+    figures = speed({v: model_for(v, None, 9, len(ids) + 13) for v in VARIANTS}, ids, args.repeats)
+    print(f"{'figure':<20}" + "".join(f"{v:>15}" for v in VARIANTS))
+    for figure in figures["fp32"]:
+        med = {v: statistics.median(figures[v][figure]) for v in VARIANTS}
+        print(f"{figure:<20}" + "".join(f"{med[v]:>9.1f} {med[v] / med['fp32']:4.2f}x" for v in VARIANTS))
+
     routes = {"base": None, **{p.name: p for p in sorted((ROOT / "adapters").iterdir()) if (p / "adapter_config.json").exists()}}
-    print(f"SmolLM2-135M, {args.threads} threads, {len(ids)} tokens of docs/*.md; AMX on this CPU: {cpu_has_amx()}\n")
-    speed = {"fp32": [], "bf16": []}
-    drift = {}
+    print(f"\n{'route':<12} {'variant':<13} {'mean |dlogit|':>14} {'top-1 agrees':>13} {'ppl fp32':>9} {'ppl':>8} {'ppl change':>11}")
     for route, adapter in routes.items():
-        fp32 = load_model(FOLDER, "cpu")
-        if adapter is not None:
-            adapters.merge(fp32, adapter)
-        fp32.setup_cache(1, len(ids) + 1)
-        half = load_model(FOLDER, "cpu")
-        if adapter is not None:
-            adapters.merge(half, adapter)
-        half.use_half_prefill(torch.bfloat16)
-        half.setup_cache(1, len(ids) + 1)
-        reps = args.repeats if route == "base" else 1
-        for _ in range(reps):
-            for name, m in (("fp32", fp32), ("bf16", half)):
-                t0 = time.perf_counter()
-                logits = prefill(m, ids)
-                if route == "base":
-                    speed[name].append(len(ids) / (time.perf_counter() - t0))
-                if name == "fp32":
-                    a = logits
-                else:
-                    b = logits
-        drift[route] = ((a - b).abs().mean().item(), (a.argmax(-1) == b.argmax(-1)).float().mean().item(),
-                        perplexity(a, ids), perplexity(b, ids))
-    f, h = statistics.median(speed["fp32"]), statistics.median(speed["bf16"])
-    print(f"cold prefill: fp32 {f:.0f} tok/s, bf16 prefill {h:.0f} tok/s ({h / f:.2f}x)\n")
-    print(f"{'route':<12} {'mean |dlogit|':>14} {'top-1 agrees':>13} {'ppl fp32':>9} {'ppl bf16':>9} {'ppl change':>11}")
-    for route, (d, agree, p32, p16) in drift.items():
-        print(f"{route:<12} {d:>14.4f} {agree:>12.1%} {p32:>9.2f} {p16:>9.2f} {(p16 - p32) / p32:>+10.2%}")
+        ref = prefill(model_for("fp32", adapter, 1, len(ids) + 1), ids)
+        p32 = perplexity(ref, ids)
+        for v in list(VARIANTS)[1:]:
+            got = prefill(model_for(v, adapter, 1, len(ids) + 1), ids, chunk=VARIANTS[v][1])
+            p = perplexity(got, ids)
+            print(f"{route:<12} {v:<13} {(ref - got).abs().mean().item():>14.4f} "
+                  f"{(ref.argmax(-1) == got.argmax(-1)).float().mean().item():>12.1%} {p32:>9.2f} {p:>8.2f} {(p - p32) / p32:>+10.2%}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""Long drafts, as writers have them: this engine against an earlier revision,
-side by side in one run, each variant in a fresh process, repeats interleaved.
+"""Long drafts, as writers have them: this engine (fp32 weights, and the
+fbgemm fp16 weights `fp16_weights: auto` serves with on x86) against an
+earlier revision, side by side in one run, each variant in a fresh process,
+repeats interleaved.
 
 For each variant, on the embedded model (context 2,048):
   * cold prefill of a ~2,000-token draft: time to first token and prompt tokens/s;
@@ -48,7 +50,7 @@ def draft(words: int, seed: int) -> str:
     return " ".join(out + [" ".join(sentence)])
 
 
-def worker(src: str, threads: int) -> dict:
+def worker(src: str, threads: int, fp16_weights: bool = False) -> dict:
     """Runs in its own process with `src` first on sys.path."""
     sys.path.insert(0, src)
     import torch
@@ -65,7 +67,12 @@ def worker(src: str, threads: int) -> dict:
     kw = dict(routes={"b": 0}, max_batch=32, context=2048, threads=threads)
     if "prefix_cache_mb" in eng.Engine.__init__.__code__.co_varnames:
         kw["prefix_cache_mb"] = 512 if params_cls.__name__ == "Params" else 3072
-    engine = eng.Engine(load_model(folder, "cpu"), tok, **kw)
+    model = load_model(folder, "cpu")
+    if fp16_weights:  # as service.build sets it up where fbgemm is (fp16_weights: auto)
+        from microservices.server.service import PACKED_MAX_ROWS
+
+        model.use_packed_fp16(max_rows=PACKED_MAX_ROWS)
+    engine = eng.Engine(model, tok, **kw)
     engine.start()
     new_api = hasattr(engine, "pool")
 
@@ -153,15 +160,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--fp16-weights", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.threads)))
+        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights)))
         return
-    variants = {f"baseline {args.baseline}": unpack(args.baseline), "this tree": str(ROOT)}
+    variants = {f"baseline {args.baseline}": (unpack(args.baseline), []), "this tree, fp32": (str(ROOT), []),
+                "this tree, fp16 weights": (str(ROOT), ["--fp16-weights"])}
     runs = {v: [] for v in variants}
     for rep in range(args.repeats):
-        for name, src in variants.items():
-            p = subprocess.run([sys.executable, "-m", "benchmarks.long_drafts", "--worker", src,
+        for name, (src, flags) in variants.items():
+            p = subprocess.run([sys.executable, "-m", "benchmarks.long_drafts", "--worker", src, *flags,
                                 "--threads", str(args.threads)], cwd=ROOT, capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
             if p.returncode:
@@ -181,13 +190,13 @@ def main():
     names = list(variants)
     print(f"SmolLM2-135M fp32, {args.threads} threads, context 2,048; medians over {args.repeats} repeats "
           f"(draft: {med[names[1]]['cold_tokens']:.0f} tokens after windowing)\n")
-    print(f"{'figure':<56}" + "".join(f"{n:>22}" for n in names))
+    print(f"{'figure':<56}" + "".join(f"{n:>25}" for n in names))
     for label, key, fmt in rows:
         if key is None:
             vals = [med[n]["cold_tokens"] / med[n]["cold_ttft"] for n in names]
-            print(f"{label:<56}" + "".join(f"{v:>22.0f}" for v in vals))
+            print(f"{label:<56}" + "".join(f"{v:>25.0f}" for v in vals))
             continue
-        print(f"{label:<56}" + "".join(f"{fmt(med[n][key]):>22}" for n in names))
+        print(f"{label:<56}" + "".join(f"{fmt(med[n][key]):>25}" for n in names))
 
 
 if __name__ == "__main__":
