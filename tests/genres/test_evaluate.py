@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from genres import corpora, evaluate, finetune
 from genres.__main__ import main
+from tests.genres.tiny import tiny_llama
 
 REPO = Path(__file__).resolve().parents[2]
 SMOLLM2 = REPO / "models" / "smollm2-135m"
@@ -33,16 +33,8 @@ def _text(genre: str, work: int, n: int = 160) -> str:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
     root = tmp_path_factory.mktemp("genres-eval")
-    tok = AutoTokenizer.from_pretrained(SMOLLM2)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=len(tok), max_position_embeddings=512, tie_word_embeddings=True,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(root / "model")
-    tok.save_pretrained(root / "model")
+    tiny_llama(root / "model", max_positions=512)
     for genre in WORDS:
         files = []
         for work in range(3):

@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from genres import finetune, perplexity
+from tests.genres.tiny import tiny_llama
 
 REPO = Path(__file__).resolve().parents[2]
 SMOLLM2 = REPO / "models" / "smollm2-135m"
@@ -25,16 +26,8 @@ pytestmark = pytest.mark.skipif(not (SMOLLM2 / "tokenizer.json").exists(), reaso
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """A 2-layer, hidden-32 Llama with SmolLM2's tokenizer, and a matching corpus."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
     root = tmp_path_factory.mktemp("genres-tiny")
-    tok = AutoTokenizer.from_pretrained(SMOLLM2)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=len(tok), max_position_embeddings=256, tie_word_embeddings=True,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(root / "model")
-    tok.save_pretrained(root / "model")
+    tiny_llama(root / "model", max_positions=256)
     corpus = root / "corpus"
     corpus.mkdir()
     (corpus / "train.txt").write_text(TEXT * 40)
