@@ -58,7 +58,9 @@ def worker(src: str, threads: int, fp16_weights: bool = False) -> dict:
     from microservices.engine import engine as eng
     from microservices.engine.loader import load_model, load_tokenizer
 
-    torch.set_num_threads(threads)
+    # As service.build does: load on one thread, forwards on the engine
+    # thread with `threads` (an OpenMP team left here throttles the engine's).
+    torch.set_num_threads(1)
     # Whatever the engine of `src` itself samples with: older revisions call it
     # Params; later ones import SamplingParams (first from microservices/, then contract/).
     params_cls = getattr(eng, "Params", None) or eng.SamplingParams

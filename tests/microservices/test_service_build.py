@@ -10,22 +10,39 @@ from tests.support.tiny_models import tiny_registry_data
 FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
 
 
-def _build(tiny_dir, **model_settings):
+@pytest.fixture(autouse=True)
+def _threads():
+    """build() leaves the calling thread on one thread; the rest of this
+    pytest process keeps its own."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def _build(tiny_dir, threads=None, **model_settings):
     data = tiny_registry_data(tiny_dir)
     data["models"]["tiny-llama"].update(model_settings)
-    service = build(parse(data), "tiny-llama-1", prefix_cache_mb=1)
-    return service.engine.model
+    return build(parse(data), "tiny-llama-1", prefix_cache_mb=1, threads=threads)
+
+
+def test_forwards_run_on_the_engine_thread_only_with_the_threads_asked_for(tiny_dir):
+    # An OpenMP team left on the loading thread makes libgomp throttle the
+    # engine thread's (a decode step 1.4x slower): loading runs on one thread.
+    n = torch.get_num_threads()
+    service = _build(tiny_dir)
+    assert torch.get_num_threads() == 1 and service.engine.threads == n
+    assert _build(tiny_dir, threads=3).engine.threads == 3
 
 
 def test_fp16_weights_auto_packs_every_linear_on_x86_cpus(tiny_dir):
-    model = _build(tiny_dir)
+    model = _build(tiny_dir).engine.model
     linears = [model.output] + [m for layer in model.layers for m in (layer.attention.wqkv, layer.feed_forward.w2)]
     assert all((lin.packed is not None) == FBGEMM for lin in linears)
     assert all(lin.packed_rows == PACKED_MAX_ROWS for lin in linears if FBGEMM)
 
 
 def test_fp16_weights_off_keeps_fp32_only(tiny_dir):
-    model = _build(tiny_dir, fp16_weights="off")
+    model = _build(tiny_dir, fp16_weights="off").engine.model
     assert model.output.packed is None and model.layers[0].attention.wqkv.packed is None
 
 
