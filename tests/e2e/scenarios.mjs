@@ -330,7 +330,10 @@ export const scenarios = {
       assert.ok(prewarm, 'a prewarm is sent when the draft opens')
       assert.equal(prewarm.prompt, 'Nothing typed is ever lost.')
       assert.equal(prewarm.document, url.split('/d/')[1])
-      assert.ok(!frames.received.some((m) => m?.type === 'error'), JSON.stringify(frames.received))
+      // (unknown_request answers a cancel that crossed its request's last `done`
+      // on the wire: a benign race the editor keeps silent, frontend/src/compose/errors.ts)
+      const errors = frames.received.filter((m) => m?.type === 'error' && m.code !== 'unknown_request')
+      assert.deepEqual(errors, [], JSON.stringify(frames.received))
 
       // The API goes away: typing goes on, the state says offline, a reload keeps the text.
       await page.route('**/api/documents/**', (route) => route.abort('connectionrefused'))
