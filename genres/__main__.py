@@ -56,7 +56,7 @@ def _settings(a) -> finetune.Settings:
     # With a time budget the steps are only a cap: train until the time is spent.
     steps = a.steps if a.steps is not None else (100_000 if a.minutes else 60)
     kw = dict(genre=a.genre, steps=steps, seed=a.seed, minutes=a.minutes, eval_every=a.eval_every,
-              curve_windows=a.curve_windows, full=a.full, batch_size=a.batch_size, seq_len=a.seq_len,
+              curve_windows=a.curve_windows, anneal=a.anneal, full=a.full, batch_size=a.batch_size, seq_len=a.seq_len,
               lr=a.lr, rank=a.rank, alpha=a.alpha or 2 * a.rank, save_every=a.save_every, threads=a.threads,
               base=a.base, base_path=a.base_path, corpus_dir=a.corpus_dir, out_dir=a.out,
               eval_windows=a.eval_windows, eval_len=a.eval_len, warmup=a.warmup,
@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--minutes", type=float, help="time budget: stop when training and curve evaluations have taken this long")
     f.add_argument("--eval-every", type=int, default=0, help="curve point every N steps; the best point's weights ship")
     f.add_argument("--curve-windows", type=int, default=16, help="validation windows each curve point is measured on")
+    f.add_argument("--no-anneal", dest="anneal", action="store_false",
+                   help="with --minutes, keep the learning rate constant instead of a cosine over the budget")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--full", action="store_true", help="update every weight instead of a LoRA adapter")
     f.add_argument("--resume", action="store_true", help="continue from var/finetune/<genre>/checkpoint")

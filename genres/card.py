@@ -46,8 +46,9 @@ def render(r: dict) -> str:
         lines += ["", "## Validation curve", "",
                   f"Perplexity on a fixed subset of {s.get('curve_windows', '?')} validation windows every {s.get('eval_every')} steps; "
                   f"the weights of step {best} ship.", "",
-                  "| step | train seconds | perplexity |", "|---|---|---|"]
-        lines += [f"| {c['step']}{' (shipped)' if c['step'] == best else ''} | {c['seconds']:.0f} | {c['ppl']:.2f} |" for c in r["curve"]]
+                  "| step | train seconds | learning rate | perplexity |", "|---|---|---|---|"]
+        lines += [f"| {c['step']}{' (shipped)' if c['step'] == best else ''} | {c['seconds']:.0f} | {c.get('lr', '')} "
+                  f"| {c['ppl']:.2f} |" for c in r["curve"]]
     if r.get("sample_prompt"):
         lines += ["", "## Sample", "", f"Prompt: `{_one_line(r['sample_prompt'])}` (seed {s['seed']}, temperature 0.7, top-k 40)", ""]
         if r.get("base_sample"):

@@ -12,6 +12,7 @@ at the curve's lowest point are the ones measured and shipped.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -63,6 +64,7 @@ class Settings:
     minutes: float | None = None  # time budget; `steps` is then only a cap
     eval_every: int = 0  # curve point every N steps (0: no curve, ship the last step)
     curve_windows: int = 16  # the fixed subset of validation windows the curve is measured on
+    anneal: bool = True  # with `minutes`: cosine-decay the learning rate to 10% over the budget
 
     @property
     def learning_rate(self) -> float:
@@ -94,7 +96,7 @@ class Result:
     losses: list[float] = field(default_factory=list)
     sample: str = ""
     base_sample: str = ""
-    curve: list[dict] = field(default_factory=list)  # {"step", "seconds", "ppl"} on the curve windows
+    curve: list[dict] = field(default_factory=list)  # {"step", "seconds", "ppl", "lr"} on the curve windows
     best_step: int | None = None  # the step whose weights ship (None: the last)
     eval_seconds: float = 0.0
     stopped: str = "steps"  # "steps" or "budget"
@@ -155,6 +157,13 @@ def _lr_lambda(s: Settings):
     def f(step: int) -> float:
         return (step + 1) / (s.warmup + 1) if step < s.warmup else 1.0
     return f
+
+
+def _annealed(fraction: float) -> float:
+    # A budget-length cosine from 1 to 0.1: the last steps refine instead of jumping
+    # around, so the best point is usually near the end and a fixed budget lands lower.
+    fraction = min(max(fraction, 0.0), 1.0)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * fraction))
 
 
 def _round_adapter(model, dtype: torch.dtype) -> None:
@@ -330,6 +339,10 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
         loss = model(input_ids=batch, labels=batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
+        if budget is not None and s.anneal:
+            for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
+                group["lr"] = base_lr * _lr_lambda(s)(step) * _annealed(spent() / budget)
+        step_lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -341,7 +354,8 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
         last = step == s.steps or (budget is not None and spent() >= budget)
         if curve_wins is not None and (step % s.eval_every == 0 or last):
             t0 = time.perf_counter()
-            point = {"step": step, "seconds": round(seconds, 1), "ppl": round(perplexity.perplexity(model, curve_wins), 3)}
+            point = {"step": step, "seconds": round(seconds, 1), "ppl": round(perplexity.perplexity(model, curve_wins), 3),
+                     "lr": float(f"{step_lr:.3g}")}
             eval_seconds += time.perf_counter() - t0
             curve.append(point)
             if point["ppl"] <= min(c["ppl"] for c in curve):

@@ -148,6 +148,11 @@ def test_time_budget_and_curve_ship_the_best_point(tiny):
     result = finetune.train(s, progress=False)
     assert result.stopped == "budget" and result.steps == 1
     assert [c["step"] for c in result.curve] == [0, 1]
+    # The budget was spent before the first step: the annealed rate is at its floor (10%), after warm-up's 1/3.
+    assert result.curve[1]["lr"] == pytest.approx(1e-2 / 3 * 0.1, rel=1e-2)
+    flat = finetune.train(settings(tiny, "budget-flat", steps=1000, minutes=1e-6, eval_every=2, curve_windows=2,
+                                   anneal=False), progress=False)
+    assert flat.curve[1]["lr"] == pytest.approx(1e-2 / 3, rel=1e-2)
 
     s = settings(tiny, "curve", steps=12, eval_every=4, curve_windows=2, lr=3e-2)
     result = finetune.train(s, progress=False)
@@ -158,6 +163,13 @@ def test_time_budget_and_curve_ship_the_best_point(tiny):
     assert record["curve"] == result.curve and record["best_step"] == result.best_step
     card = (Path(s.out_dir) / "README.md").read_text()
     assert "Validation curve" in card and f"| {best['step']} (shipped) |" in card and "sha256" in card
+
+
+def test_annealing_is_a_cosine_from_full_rate_to_a_tenth():
+    points = [finetune._annealed(f / 10) for f in range(11)]
+    assert points[0] == 1.0 and points[-1] == pytest.approx(0.1) and points[5] == pytest.approx(0.55)
+    assert all(a > b for a, b in zip(points, points[1:]))
+    assert finetune._annealed(3.0) == pytest.approx(0.1)  # past the budget (the last step's overrun)
 
 
 def test_curve_survives_a_resume(tiny):

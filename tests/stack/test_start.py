@@ -23,7 +23,7 @@ import pytest
 import websockets
 
 from stack.status import READY_LINE
-from tests.support.services import REPO, free_port
+from tests.support.services import REPO, free_port, free_port_block
 
 pytestmark = pytest.mark.skipif(not (REPO / "manage.py").exists(), reason="the backend is not in this checkout")
 
@@ -57,7 +57,7 @@ def launch(tiny_registry, var: Path, *extra: str, ports: dict | None = None):
     supervisord, which stops its children) when the block ends."""
     ports = ports or {}
     ports = {"--port": free_port(), "--lb-port": free_port(), "--stats-port": free_port(), "--redis-port": free_port(),
-             "--instance-port-base": free_port(), **ports}
+             "--instance-port-base": free_port_block(4), **ports}
     args = ["scripts/start", "--no-setup", "--registry", str(tiny_registry), "--var-dir", str(var),
             "--health-timeout", "240", *extra]
     for flag, port in ports.items():

@@ -3,6 +3,7 @@ and Redis as subprocesses, each stopped (and reaped) by the test that owns it.""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,10 +16,36 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
+# Ports come from below the kernel's ephemeral range (32768+ by default): a port the
+# kernel hands out for `bind(0)` can be taken by any outgoing connection before the
+# service under test binds it, which made stack tests fail with "port in use".
+_PORTS = range(20000, 32000)
+_given: set[int] = set()
+_rng = random.Random()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free loopback ports not handed out before."""
+    for _ in range(2000):
+        base = _rng.randrange(_PORTS.start, _PORTS.stop - count)
+        block = range(base, base + count)
+        if not _given.intersection(block) and all(_bindable(p) for p in block):
+            _given.update(block)
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {_PORTS}")
+
+
+def free_port() -> int:
+    return free_port_block(1)
 
 
 def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
