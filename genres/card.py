@@ -17,7 +17,7 @@ def render(r: dict) -> str:
         f"- **Data license:** {src.get('license', 'unknown')}",
         f"- **Corpus:** {_corpus_line(src)}",
         f"- **Training:** {r['steps']} steps x {s['batch_size']} x {s['seq_len']} tokens = {r['tokens_seen']:,} tokens seen; "
-        f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then constant; seed {s['seed']}; "
+        f"AdamW lr {s['learning_rate']:g}, {s['warmup']} warm-up steps then {_schedule(s)}; seed {s['seed']}; "
         f"{r['train_seconds']:.0f} s on {s['device']}{_budget(r)}.",
     ]
     if r.get("note"):
@@ -56,6 +56,11 @@ def render(r: dict) -> str:
         lines += [f"- {s['genre']}: {_quote(r['sample'])}"]
     lines += ["", "Built by `python -m genres finetune` (see docs/genres.md).", ""]
     return "\n".join(lines)
+
+
+def _schedule(s: dict) -> str:
+    # Runs before annealing existed have no "anneal" key: they were constant.
+    return "a cosine to 10% over the time budget" if s.get("minutes") and s.get("anneal") else "constant"
 
 
 def _budget(r: dict) -> str:
