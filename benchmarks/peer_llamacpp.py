@@ -234,18 +234,21 @@ class Timing:
         return (self.completion_tokens - 1) / (self.end - self.first)
 
 
-async def complete(http, server: Server, prompt: str, max_tokens: int) -> Timing:
+async def complete(http, server: Server, prompt: str, max_tokens: int, writer: int | None = None) -> Timing:
     import httpx
 
     try:
-        return await _complete(http, server, prompt, max_tokens)
+        return await _complete(http, server, prompt, max_tokens, writer)
     except httpx.HTTPError as e:
         raise BenchError(f"{server.name}: {type(e).__name__}: {e or 'connection lost'}") from None
 
 
-async def _complete(http, server: Server, prompt: str, max_tokens: int) -> Timing:
+async def _complete(http, server: Server, prompt: str, max_tokens: int, writer: int | None) -> Timing:
     body = {"model": server.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
             "stream_options": {"include_usage": True}, **server.extra}
+    if writer is not None and "user" in body:
+        # One writer each: writeup holds a writer to 8 waiting requests (its per-writer budget).
+        body["user"] = f"{body['user']}-{writer}"
     sent = time.perf_counter()
     first, chunks, usage = None, 0, {}
     async with http.stream("POST", f"{server.url}/v1/completions", json=body) as r:
@@ -304,7 +307,7 @@ async def cold(http, server: Server, draft: str) -> dict:
 
 async def streams(http, server: Server, prompts: list[str], tokens: int) -> dict:
     start = time.perf_counter()
-    timings = await asyncio.gather(*(complete(http, server, p, tokens) for p in prompts))
+    timings = await asyncio.gather(*(complete(http, server, p, tokens, writer=i) for i, p in enumerate(prompts)))
     end = max(t.end for t in timings)
     return {"streams_ttft_p50": statistics.median(t.ttft for t in timings),
             "streams_tok_s": sum(t.completion_tokens for t in timings) / (end - start)}
