@@ -3,13 +3,13 @@ next 128 tokens of real long text given the last L tokens before them, for
 several L, on each genre's held-out works (text no adapter trained on).
 
 A suggestion's cost on a cold draft is its prefill, which grows with the
-window the engine keeps (`limits.prompt_tokens` in config/models.yaml). This
+window the engine keeps (`limits.context` in config/models.yaml). This
 prints what a smaller window costs in quality, so the window is chosen from
 a measurement: perplexity per window and its ratio to the longest.
 
     .venv/bin/python -m benchmarks.context_window [--pieces 3] [--threads 2]
 
-Needs the corpora (`python -m genres build`) and models/smollm2-135m.
+Needs the corpora (`python -m genres corpus all`) and models/smollm2-135m.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def main() -> None:
     for genre in corpora.GENRES:
         path = corpora.corpus_dir(genre) / "heldout.txt"
         if not path.exists():
-            print(f"{genre}: no {path} (python -m genres build); skipped", flush=True)
+            print(f"{genre}: no {path} (python -m genres corpus all); skipped", flush=True)
             continue
         ids = perplexity.tokenize(tokenizer, path.read_text())
         got = pieces(ids, args.pieces)

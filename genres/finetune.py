@@ -340,8 +340,8 @@ def train(s: Settings, resume: bool = False, stop_after: int | None = None, prog
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         if budget is not None and s.anneal:
-            for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
-                group["lr"] = base_lr * _lr_lambda(s)(step) * _annealed(spent() / budget)
+            for group, base_lr, warm in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                group["lr"] = base_lr * warm(step) * _annealed(spent() / budget)
         step_lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
