@@ -1,19 +1,20 @@
-"""Long drafts, as writers have them: this engine (fp32 weights, and the
-fbgemm fp16 weights `fp16_weights: auto` serves with on x86) against an
-earlier revision, side by side in one run, each variant in a fresh process,
-repeats interleaved.
+"""Long drafts, as writers have them: this engine (fp32 weights; the
+fbgemm fp16 weights `fp16_weights: auto` serves with on x86; and those with
+the compiled decode step `compile_decode: auto` adds) against an earlier
+revision, side by side in one run, each variant in a fresh process, repeats
+interleaved.
 
 For each variant, on the embedded model (context 2,048):
   * cold prefill of a ~2,000-token draft: time to first token and prompt tokens/s;
   * first token on a 3-word continuation of that draft, cached (same writer);
   * KV bytes that continuation added, and where they went (in place, or copied);
-  * batch-1 decode tokens/s;
+  * batch-1 decode tokens/s, on a short prompt and continuing the long draft;
   * 8 writers continuing 1,500-3,000-word drafts at once (each cached):
     time to first token p50 / p90;
   * 32 writers on short drafts at once: throughput;
   * drafts of 2,000 tokens the default cache budget holds.
 
-    .venv/bin/python -m benchmarks.long_drafts [--baseline 0f85937] [--repeats 3]
+    .venv/bin/python -m benchmarks.long_drafts [--baseline 0f85937|none] [--repeats 3]
 
 The baseline is a git revision whose `microservices/` is unpacked to a
 temporary folder and imported from there in its own process.
@@ -50,7 +51,7 @@ def draft(words: int, seed: int) -> str:
     return " ".join(out + [" ".join(sentence)])
 
 
-def worker(src: str, threads: int, fp16_weights: bool = False) -> dict:
+def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = False) -> dict:
     """Runs in its own process with `src` first on sys.path."""
     sys.path.insert(0, src)
     import torch
@@ -74,7 +75,14 @@ def worker(src: str, threads: int, fp16_weights: bool = False) -> dict:
         from microservices.server.service import PACKED_MAX_ROWS
 
         model.use_packed_fp16(max_rows=PACKED_MAX_ROWS)
+    if compiled:
+        model.compile_decode()
     engine = eng.Engine(model, tok, **kw)
+    out = {}
+    if compiled:  # before serving, as the engine thread does at start (not timed with the figures)
+        t0 = time.perf_counter()
+        engine.warm_up()
+        out["compile_s"] = time.perf_counter() - t0
     engine.start()
     new_api = hasattr(engine, "pool")
 
@@ -98,7 +106,6 @@ def worker(src: str, threads: int, fp16_weights: bool = False) -> dict:
         done.wait()
         return got
 
-    out = {}
     doc = draft(1500, 1)  # ~2,000 tokens after windowing
     cold = run(doc, "w1")
     out["cold_ttft"] = cold["first"]
@@ -113,6 +120,8 @@ def worker(src: str, threads: int, fp16_weights: bool = False) -> dict:
     out["hit_copied_kv_bytes"] = 0 if new_api else hit["usage"]["cached_tokens"] * per_token * 2
     short = run("Once upon a time", "w2", max_tokens=64)
     out["decode_tok_s"] = (short["tokens"] - 1) / (short["last"] - short["first"])
+    long = run(doc + " And then she turned", "w1", max_tokens=64)
+    out["decode_long_tok_s"] = (long["tokens"] - 1) / (long["last"] - long["first"])
     if new_api:
         out["drafts_held"] = len(engine.pool.slots) - engine.max_batch
     else:
@@ -158,17 +167,19 @@ def unpack(rev: str) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--baseline", default="0f85937", help="git revision to compare against")
+    ap.add_argument("--baseline", default="0f85937", help="git revision to compare against ('none': skip it)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--fp16-weights", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights)))
+        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights, args.compiled)))
         return
-    variants = {f"baseline {args.baseline}": (unpack(args.baseline), []), "this tree, fp32": (str(ROOT), []),
-                "this tree, fp16 weights": (str(ROOT), ["--fp16-weights"])}
+    variants = {} if args.baseline == "none" else {f"baseline {args.baseline}": (unpack(args.baseline), [])}
+    variants.update({"this tree, fp32": (str(ROOT), []), "this tree, fp16 weights": (str(ROOT), ["--fp16-weights"]),
+                     "fp16 + compiled decode": (str(ROOT), ["--fp16-weights", "--compiled"])})
     runs = {v: [] for v in variants}
     for rep in range(args.repeats):
         for name, (src, flags) in variants.items():
@@ -185,20 +196,22 @@ def main():
             ("KV the continuation computed", "hit_new_kv_bytes", lambda x: f"{x / 2**20:.1f} MB"),
             ("KV copied for the hit (in and out of the cache)", "hit_copied_kv_bytes", lambda x: f"{x / 2**20:.0f} MB"),
             ("batch-1 decode", "decode_tok_s", lambda x: f"{x:.1f} tok/s"),
+            ("batch-1 decode continuing the long draft", "decode_long_tok_s", lambda x: f"{x:.1f} tok/s"),
             ("8 writers continuing long drafts, first token p50", "eight_ttft_p50", lambda x: f"{x * 1e3:.0f} ms"),
             ("8 writers continuing long drafts, first token p90", "eight_ttft_p90", lambda x: f"{x * 1e3:.0f} ms"),
             ("32 writers on 60-word drafts, 64 tokens each: throughput", "short32_tok_s", lambda x: f"{x:.0f} tok/s"),
-            ("2,000-token drafts the default cache holds", "drafts_held", lambda x: f"{x:.0f}")]
+            ("2,000-token drafts the default cache holds", "drafts_held", lambda x: f"{x:.0f}"),
+            ("compiling the decode step at start (not in the figures)", "compile_s", lambda x: f"{x:.0f} s")]
     names = list(variants)
     print(f"SmolLM2-135M fp32, {args.threads} threads, context 2,048; medians over {args.repeats} repeats "
-          f"(draft: {med[names[1]]['cold_tokens']:.0f} tokens after windowing)\n")
+          f"(draft: {med[names[-1]]['cold_tokens']:.0f} tokens after windowing)\n")
     print(f"{'figure':<56}" + "".join(f"{n:>25}" for n in names))
     for label, key, fmt in rows:
         if key is None:
             vals = [med[n]["cold_tokens"] / med[n]["cold_ttft"] for n in names]
             print(f"{label:<56}" + "".join(f"{v:>25.0f}" for v in vals))
             continue
-        print(f"{label:<56}" + "".join(f"{fmt(med[n][key]):>25}" for n in names))
+        print(f"{label:<56}" + "".join(f"{fmt(med[n][key]) if key in med[n] else '':>25}" for n in names))
 
 
 if __name__ == "__main__":

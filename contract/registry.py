@@ -79,6 +79,10 @@ class Model(Strict):
     # fbgemm (half the bytes a step streams from memory; activations stay fp32):
     # auto = on for float32 models on x86 CPUs; see loader.fp16_weights.
     fp16_weights: Literal["auto", "on", "off"] = "auto"
+    # Decode-only steps run one compiled graph (torch.compile; microservices/
+    # engine/compiled.py): auto = on for CPU devices with a C++ compiler.
+    # Costs a minute of compiling at the first start (cached on disk after).
+    compile_decode: Literal["auto", "on", "off"] = "auto"
     limits: Limits = Limits()
 
     @property

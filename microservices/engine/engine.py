@@ -127,6 +127,8 @@ class Engine:
         self.probe_slot = max_batch + parked
         self.pool = SlotPool(list(range(max_batch + parked)), per_scope=cache_per_writer, reuse=parked > 0)
         self.metrics = metrics or EngineMetrics()
+        if model.decode_graph is not None:
+            model.decode_graph.counter = self.metrics.compiled
         self.eos = {i for i in (tokenizer.eos_token_id,) if i is not None}
         self.start_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -142,6 +144,7 @@ class Engine:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.fatal: BaseException | None = None  # set when the device is broken
+        self.warming = False  # compiling the decode step before serving (health says so)
 
     # ---- called from other threads -------------------------------------
     def start(self) -> None:
@@ -193,10 +196,28 @@ class Engine:
         torch.set_grad_enabled(False)
         if self.threads:
             torch.set_num_threads(self.threads)
+        self.warm_up()
         while not self._stop:
             if not self.tick():
                 self._wake.wait(0.5)
                 self._wake.clear()
+
+    def warm_up(self) -> None:
+        """Build the compiled decode graph, if the model has one, before
+        serving (requests and probes wait in the inbox meanwhile); if it
+        cannot be built, serve eager rather than not at all."""
+        graph = self.model.decode_graph
+        if graph is None or graph.ready:
+            return
+        log.info("compiling the decode step (about a minute the first time; cached on disk after) ...")
+        self.warming = True
+        try:
+            log.info("decode step compiled in %.1f s", graph.warm_up(self.probe_slot, self.n_adapters))
+        except Exception:  # noqa: BLE001 - a missing compiler or a compiler bug must not take the instance down
+            log.exception("compiling the decode step failed; decoding eagerly")
+            self.model.decode_graph = None
+        finally:
+            self.warming = False
 
     def tick(self) -> bool:
         """One iteration of the loop (tests drive it directly for exact,

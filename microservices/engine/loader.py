@@ -101,6 +101,19 @@ def fp16_weights(setting: str, device: torch.device, model_dtype: torch.dtype) -
     return setting != "off" and available and model_dtype == torch.float32
 
 
+def compile_decode(setting: str, device: torch.device) -> bool:
+    """Whether decode-only steps run a compiled graph (Transformer.compile_decode).
+    `auto` compiles on the CPU, where eager dispatch costs a decode step most
+    and inductor's C++ backend needs a system compiler; `on` insists."""
+    from .compiled import compiler_available
+
+    if setting == "on" and device.type == "cpu" and not compiler_available():
+        raise ValueError("compile_decode: on needs a C++ compiler (g++) for torch.compile on the CPU")
+    if setting == "auto":
+        return device.type == "cpu" and compiler_available()
+    return setting == "on"
+
+
 def load_model(folder: Path, device: str = "auto", dtype: str = "float32") -> Transformer:
     folder = Path(folder)
     cfg = json.loads((folder / "config.json").read_text())

@@ -24,4 +24,6 @@ class EngineMetrics:
         self.prewarms = Counter("writeup_prewarms", "Prewarms by outcome", ["outcome"], registry=r)
         self.ttft = Histogram("writeup_time_to_first_token_seconds", "Submit to first token", buckets=LATENCY_BUCKETS, registry=r)
         self.itl = Histogram("writeup_inter_token_latency_seconds", "Gap between a sequence's tokens", buckets=LATENCY_BUCKETS, registry=r)
+        self.compiled = Counter("writeup_compiled_decode_steps", "Decode-only steps offered to the compiled graph, "
+                                "by outcome (ran: compiled; eager: would have needed a new graph)", ["outcome"], registry=r)
         self.step = Histogram("writeup_decode_step_seconds", "One batched decode step", buckets=LATENCY_BUCKETS, registry=r)

@@ -116,6 +116,10 @@ class Segments:
             self.batched_pad = ~self.batched_mask[:, :, 0, :, None]  # [rows, 1, span, 1]
 
     @property
+    def decode_only(self) -> bool:
+        return all(t == 1 for t in self.lengths)
+
+    @property
     def n_tokens(self) -> int:
         return self.offsets[-1]
 
@@ -191,10 +195,14 @@ class Linear(nn.Linear):
         self.half_rows = 0
         self.packed = None  # fp16 weights prepacked for fbgemm, see use_packed_fp16
         self.packed_rows = 0
+        self.graph_key = 0  # how a compiled decode graph names this module (compiled.py)
 
     def forward(self, x: Tensor, lora: LoRARows | None = None) -> Tensor:
         if self.packed is not None and x.shape[0] < self.packed_rows:
-            y = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
+            if torch.compiler.is_compiling():  # the packed weights are opaque to the compiler: see compiled.py
+                y = torch.ops.writeup.fp16_linear(x, self.graph_key)
+            else:
+                y = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
         elif self.half is not None and x.shape[0] >= self.half_rows:
             y = F.linear(x.to(self.half.dtype), self.half).to(x.dtype)
             if self.bias is not None:
@@ -224,16 +232,28 @@ class Attention(nn.Module):
         self.wqkv = Linear(a.dim, (a.n_head + 2 * a.n_kv_head) * a.head_dim, bias)
         self.wo = Linear(a.n_head * a.head_dim, a.dim, bias)
         self.cache: KVCache | None = None
+        self.graph_key = 0
 
     def forward(self, x: Tensor, step: Step) -> Tensor:
-        a, seg, lora = self.a, step.seg, step.lora
-        n = x.shape[0]
+        q, k, v = self.project(x, step.rope, step.lora)
+        return self.wo(self.attend(q, k, v, step), step.lora)
+
+    def project(self, x: Tensor, rope: Tensor | None, lora: LoRARows | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries [N, heads, head_dim], keys and values [N, kv_heads, head_dim], rotated."""
+        a, n = self.a, x.shape[0]
         q, k, v = self.wqkv(x, lora).split([a.n_head * a.head_dim, a.n_kv_head * a.head_dim, a.n_kv_head * a.head_dim], -1)
         q = q.view(n, a.n_head, a.head_dim)
         k = k.view(n, a.n_kv_head, a.head_dim)
         v = v.view(n, a.n_kv_head, a.head_dim)
-        if step.rope is not None:
-            q, k = apply_rope(q, step.rope), apply_rope(k, step.rope)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
+        return q, k, v
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, step: Step) -> Tensor:
+        """Write the new keys and values into the cache, attend each row over
+        its own slot: [N, heads * head_dim]."""
+        a, seg = self.a, step.seg
+        n = q.shape[0]
         self.cache.update(step.slot, step.pos, k, v)
         q = q.transpose(0, 1)  # [heads, N, head_dim]
         gqa = a.n_kv_head != a.n_head
@@ -254,7 +274,7 @@ class Attention(nn.Module):
                 q[None, :, off:off + t], self.cache.k[slot:slot + 1, :, :end], self.cache.v[slot:slot + 1, :, :end],
                 attn_mask=mask, enable_gqa=gqa)[0])
         y = out[0] if len(out) == 1 else torch.cat(out, 1)
-        return self.wo(y.transpose(0, 1).reshape(n, a.n_head * a.head_dim), lora)
+        return y.transpose(0, 1).reshape(n, a.n_head * a.head_dim)
 
 
 class FeedForward(nn.Module):
@@ -300,6 +320,15 @@ class Transformer(nn.Module):
         self.rope_cache: Tensor | None = None
         self.max_seq = 0
         self.slots = 0
+        self.decode_graph = None  # see compile_decode
+
+    def compile_decode(self) -> None:
+        """Decode-only forwards run one compiled graph (compiled.py): the
+        steady state of every stream, where eager dispatch costs most. Call
+        after use_packed_fp16 / adapters are in place, and warm it up."""
+        from .compiled import DecodeGraph
+
+        self.decode_graph = DecodeGraph(self)
 
     def use_half_prefill(self, dtype: torch.dtype = torch.bfloat16, min_rows: int = 64) -> None:
         """Matmuls over at least `min_rows` tokens (prompt chunks) run in
@@ -341,6 +370,11 @@ class Transformer(nn.Module):
         indices into N whose logits are wanted (None: all). Returns [len(logits_at) or N, V]."""
         device = tokens.device
         pos = seg.positions().to(device)
+        if self.decode_graph is not None and seg.decode_only and (logits_at is None or len(logits_at) == len(pos)):
+            step = Step(seg, seg.token_slots().to(device), pos, None, None)  # what the graph's attention reads
+            logits = self.decode_graph(tokens, step, lora.onehot if lora is not None else None)
+            if logits is not None:
+                return logits
         x = self.tok_embeddings(tokens)
         rope = None
         if self.pos_embeddings is not None:

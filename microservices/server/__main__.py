@@ -28,6 +28,9 @@ def main(argv=None) -> int:
                     help="memory for parked drafts' KV (whole cache slots: 3072 MB holds 32 drafts of "
                          "2,048 tokens of SmolLM2 in fp32); 0 disables reuse (env WRITEUP_PREFIX_CACHE_MB)")
     args = ap.parse_args(argv)
+    # The compiled decode step's kernels (compile_decode): kept across restarts
+    # (torch's default is under /tmp, which a service's private /tmp loses).
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.expanduser("~/.cache/writeup/torchinductor"))
     # JSON lines unless WRITEUP_LOG_FORMAT=plain (docs/operations.md: following one request).
     try:
         logs.configure(os.environ.get("WRITEUP_LOG_FORMAT", "json"), os.environ.get("WRITEUP_LOG_LEVEL", "INFO"))

@@ -39,6 +39,9 @@ def create_app(service: Service) -> Starlette:
         if route not in service.models:
             return unknown_route(route)
         body = {"route": route, "instance": service.instance_id, "device": str(engine.device)}
+        if engine.warming:
+            return JSONResponse({**body, "status": "starting",
+                                 "message": "Compiling the decode step (about a minute the first time)."}, 503)
         try:
             ok = await asyncio.wait_for(asyncio.wrap_future(engine.probe()), HEALTH_TIMEOUT_S)
         except asyncio.TimeoutError:

@@ -13,7 +13,7 @@ from contract.registry import Limits, Model, Registry
 from .. import weights
 from ..engine import adapters
 from ..engine.engine import Engine
-from ..engine.loader import fp16_weights, half_prefill_dtype, load_model, load_tokenizer
+from ..engine.loader import compile_decode, fp16_weights, half_prefill_dtype, load_model, load_tokenizer
 from ..engine.metrics import EngineMetrics
 
 # Rows from which a matmul is a prompt chunk's (bf16 where that pays), and below
@@ -65,6 +65,8 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         model.use_half_prefill(half, min_rows=HALF_MIN_ROWS)
     if fp16_weights(base.fp16_weights, device, dtype):
         model.use_packed_fp16(max_rows=HALF_MIN_ROWS if half is not None else PACKED_MAX_ROWS)
+    if compile_decode(base.compile_decode, device):
+        model.compile_decode()  # traced and built on the engine thread before it serves
     lim = base.limits
     engine = Engine(model, tok, routes=index, n_adapters=max(index.values()), max_batch=lim.max_batch,
                     max_queue=lim.max_queue, context=lim.context, window_step=lim.window_step,

@@ -62,13 +62,15 @@ def built(tiny_dir, tmp_path_factory):
         a1 = make_adapter(base, tmp_path_factory.mktemp("adapter"), 1, 4, TARGETS[arch])
         tok = load_tokenizer(base)
         poison_ids = set(tok(" " + POISON, add_special_tokens=False)["input_ids"])
-        for weights in ("fp32", "fp16"):
+        for weights in ("fp32", "fp16", "compiled"):
             models = []
-            for _ in range(2):
+            for i in range(2):
                 m = load_model(base, "cpu")
                 adapters.install(m, [a1])
-                if weights == "fp16":  # the packed weights decode rows and short chunks read on x86
+                if weights != "fp32":  # the packed weights decode rows and short chunks read on x86
                     m.use_packed_fp16(max_rows=32)
+                if weights == "compiled" and i == 0:  # decode-only steps through the compiled graph; the reference eager
+                    m.compile_decode()
                 models.append(m)
             out[arch, weights] = (models, tok, poison_ids)
     return out
@@ -172,7 +174,8 @@ def _texts(events, n):
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
-@pytest.mark.parametrize("weights,seed", [("fp32", s) for s in range(6)] + [("fp16", s) for s in (6, 7)])
+@pytest.mark.parametrize("weights,seed", [("fp32", s) for s in range(6)] + [("fp16", s) for s in (6, 7)]
+                         + [("compiled", s) for s in (8, 9)])
 def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
     (model, ref_model), tok, poison_ids = built[arch, weights]
     for m in (model, ref_model):
@@ -184,6 +187,7 @@ def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
                      prefix_cache_mb=rng.choice([0, 0.3, 4]), writer_max_seqs=rng.choice([3, 12]),
                      cache_per_writer=rng.choice([1, 3]))
     reference = _engine(ref_model, tok, {"r": 0}, 1, max_batch=4, prefix_cache_mb=0)
+    engine.warm_up()  # (the compiled graph, traced before the schedule as the server does)
     events = Events()
     with torch.no_grad():
         reqs = _run(engine, _schedule(seed), events)
@@ -213,3 +217,6 @@ def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
                 assert _texts(evs, req.n) == _alone(reference, req), (rid, req.params, dones[0].usage)
                 checked += 1
         assert checked >= 3  # the schedule really compared requests
+        if weights == "compiled":  # and its decode steps really ran compiled
+            ran = engine.metrics.compiled.labels("ran")._value.get()
+            assert ran > 20 and engine.metrics.compiled.labels("eager")._value.get() == 0

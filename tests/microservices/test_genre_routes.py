@@ -19,6 +19,7 @@ async def test_base_and_genre_routes_on_one_instance(tiny_dir, tmp_path):
     data["models"]["sea-shanty"] = {"name": "Sea shanties", "genre": "lyrics", "base": "tiny-llama",
                                     "adapter": {"path": str(adapter)}}
     data["instances"] = [{"id": "mixed-1", "port": 1, "routes": ["tiny-llama", "sea-shanty"]}]
+    data["models"]["tiny-llama"]["compile_decode"] = "on"  # decode steps through the compiled graph, both kinds of row
     reg = tmp_path / "models.yaml"
     reg.write_text(yaml.safe_dump(data))
     ms = start_microservice(reg, "mixed-1")
@@ -41,5 +42,8 @@ async def test_base_and_genre_routes_on_one_instance(tiny_dir, tmp_path):
         assert texts["sea-shanty"] == peft_greedy(tiny_dir / "tiny-llama", adapter, 12)
         assert texts["tiny-llama"] == peft_greedy(tiny_dir / "tiny-llama", None, 12)
         assert ms.metric("writeup_generated_tokens_total", route="sea-shanty") == 12
+        # every decode step ran compiled (11 a request; two requests may share steps)
+        assert ms.metric("writeup_compiled_decode_steps_total", outcome="ran") >= 11
+        assert ms.metric("writeup_compiled_decode_steps_total", outcome="eager") == 0
     finally:
         ms.stop()

@@ -1,9 +1,12 @@
 """service.build turns the registry's speed settings into the model it serves."""
+import httpx
 import pytest
 import torch
 
 from contract.registry import parse
 from microservices.engine.loader import fp16_weights
+from microservices.engine.compiled import compiler_available
+from microservices.server.app import create_app
 from microservices.server.service import PACKED_MAX_ROWS, build
 from tests.support.tiny_models import tiny_registry_data
 
@@ -52,3 +55,19 @@ def test_fp16_weights_decision():
     assert not fp16_weights("off", torch.device("cpu"), torch.float32)
     with pytest.raises(ValueError, match="fp16_weights: on needs a CPU"):
         fp16_weights("on", torch.device("cuda"), torch.float32)
+
+
+def test_compile_decode_off_by_default_in_tests_and_on_when_asked(tiny_dir):
+    assert _build(tiny_dir).engine.model.decode_graph is None  # (the tiny registry turns it off)
+    if compiler_available():
+        graph = _build(tiny_dir, compile_decode="on").engine.model.decode_graph
+        assert graph is not None and not graph.ready  # traced on the engine thread when it starts
+
+
+async def test_health_says_starting_while_the_decode_step_compiles(tiny_dir):
+    service = _build(tiny_dir)
+    service.engine.warming = True
+    app = create_app(service)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://instance") as client:
+        r = await client.get("/tiny-llama/health")
+    assert r.status_code == 503 and r.json()["status"] == "starting" and "Compiling" in r.json()["message"]

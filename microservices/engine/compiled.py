@@ -1,0 +1,192 @@
+"""The decode step as one compiled graph (torch.compile, inductor's C++ backend).
+
+A step that only decodes (one new token a row, the steady state of every
+stream) runs ~120 small ops per layer-stack pass in eager PyTorch; at batch 1
+on this CPU their dispatch costs about as much as the matmuls themselves.
+Compiled, the norms, rotary embedding, residuals and activations fuse into a
+few C++ loops and the Python between ops is gone (measured: benchmarks/
+compiled_decode.py). What the compiler must not see stays opaque, as custom
+ops it calls like any kernel:
+  * `writeup::fp16_linear`: fbgemm's prepacked fp16 matmul (its packed weights
+    are an object inductor cannot take as an input);
+  * `writeup::attend`: the cache write and the attention of each row over its
+    own slot, whose shape depends on every row's length (see Attention.attend).
+
+Only decode-only steps take the graph: prompt chunks are matmul-bound, and
+their shapes vary too much to compile. One graph serves every batch size
+(dynamic shapes); a second one is traced for batches that use LoRA adapters.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import weakref
+
+import torch
+from torch import Tensor
+
+log = logging.getLogger("writeup.engine")
+
+# Modules the custom ops reach by key: a graph holds plain ints, not modules.
+_MODULES: dict[int, weakref.ref] = {}
+_next_key = 0
+_current = threading.local()  # the Step of the forward running on this thread
+
+
+def register(module) -> int:
+    global _next_key
+    _next_key += 1
+    key = _next_key
+    _MODULES[key] = weakref.ref(module)
+    weakref.finalize(module, _MODULES.pop, key, None)
+    return key
+
+
+def _module(key: int):
+    m = _MODULES[key]()
+    if m is None:
+        raise RuntimeError(f"module {key} of a compiled decode graph was freed")
+    return m
+
+
+@torch.library.custom_op("writeup::fp16_linear", mutates_args=())
+def fp16_linear(x: Tensor, key: int) -> Tensor:
+    return torch.ops.quantized.linear_dynamic_fp16(x, _module(key).packed)
+
+
+@fp16_linear.register_fake
+def _(x: Tensor, key: int) -> Tensor:
+    return x.new_empty(x.shape[0], _module(key).out_features)
+
+
+@torch.library.custom_op("writeup::attend", mutates_args=())
+def attend(q: Tensor, k: Tensor, v: Tensor, key: int) -> Tensor:
+    # Writes the layer's KV cache, which no other op of the graph reads.
+    step = _current.step
+    n = len(step.pos)
+    if n == q.shape[0]:
+        return _module(key).attend(q, k, v, step)
+    y = _module(key).attend(q[:n], k[:n], v[:n], step)  # a padded batch of one (see DecodeGraph.__call__)
+    return torch.cat([y, y.new_zeros(q.shape[0] - n, y.shape[1])])
+
+
+@attend.register_fake
+def _(q: Tensor, k: Tensor, v: Tensor, key: int) -> Tensor:
+    return q.new_empty(q.shape[0], q.shape[1] * q.shape[2])
+
+
+class DenseLoRA:
+    """LoRARows for the graph: every row through the masked all-adapters
+    path (no per-step Python choice of a single adapter's slice)."""
+    single = None
+
+    def __init__(self, onehot: Tensor):
+        self.onehot = onehot
+
+    def mask(self, width: int) -> Tensor:
+        return self.onehot.repeat_interleave(width, -1)
+
+
+def compiler_available() -> bool:
+    """inductor's CPU backend writes C++ and builds it with the system compiler."""
+    return shutil.which("g++") is not None or shutil.which("c++") is not None
+
+
+class DecodeGraph:
+    """Decode-only forwards of `model` through one compiled graph."""
+
+    def __init__(self, model):
+        from .model import Attention, Linear
+
+        self.model = model
+        for m in model.modules():
+            if isinstance(m, (Linear, Attention)):
+                m.graph_key = register(m)
+        self.fn = torch.compile(self._forward, dynamic=True, fullgraph=True)
+        # Every DecodeGraph shares _forward's code, whose graphs dynamo keeps
+        # in one list (two per model): room for several models per process.
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        self.ready = False  # warmed up: from then on, a step that would trace again runs eager instead
+        self.counter = None  # a Prometheus counter by outcome (EngineMetrics.compiled), set by the engine
+
+    def _forward(self, tokens: Tensor, pos: Tensor, onehot: Tensor | None) -> Tensor:
+        m = self.model
+        lora = DenseLoRA(onehot) if onehot is not None else None
+        x = m.tok_embeddings(tokens)
+        rope = None
+        if m.pos_embeddings is not None:
+            x = x + m.pos_embeddings(pos)
+        else:
+            rope = m.rope_cache[pos]
+        for layer in m.layers:
+            at = layer.attention
+            q, k, v = at.project(layer.attention_norm(x), rope, lora)
+            x = x + at.wo(torch.ops.writeup.attend(q, k, v, at.graph_key), lora)
+            x = x + layer.feed_forward(layer.ffn_norm(x), lora)
+        return m.output(m.norm(x))
+
+    def __call__(self, tokens: Tensor, step, onehot: Tensor | None) -> Tensor | None:
+        """Logits of every row, or None when this step would need a new
+        graph (the caller runs it eager: tracing takes a minute, and a
+        running stream must never stall for that)."""
+        pos, n = step.pos, len(tokens)
+        if n == 1:
+            tokens, pos = tokens.repeat(2), pos.repeat(2)
+            onehot = None if onehot is None else onehot.repeat(2, 1)
+        _current.step = step
+        try:
+            if not self.ready:
+                # One graph for every batch size of 2 and up (a batch of 2
+                # must not be tied to the rope table's last dimension, which
+                # is 2 too); a batch of 1 is padded to 2 above rather than
+                # traced again (sizes 0 and 1 are always specialized).
+                if self.model.rope_cache is not None:
+                    torch._dynamo.mark_static(self.model.rope_cache)
+                if onehot is not None:  # (nor to the number of adapters)
+                    torch._dynamo.mark_static(onehot, 1)
+                return self.fn(tokens, pos, onehot)[:n]
+            with torch.compiler.set_stance("fail_on_recompile"):
+                logits = self.fn(tokens, pos, onehot)[:n]
+            self._count("ran")
+            return logits
+        except (torch._dynamo.exc.RecompileError, RuntimeError) as e:
+            if not isinstance(e, torch._dynamo.exc.RecompileError) and "Detected recompile" not in str(e):
+                raise
+            log.warning("a decode step needed a new graph (%d rows, adapters: %s); ran it eager",
+                        n, onehot is not None)
+            self._count("eager")
+            return None
+        finally:
+            _current.step = None
+
+    def _count(self, outcome: str) -> None:
+        if self.counter is not None:
+            self.counter.labels(outcome).inc()
+
+    def warm_up(self, slot: int, n_adapters: int) -> float:
+        """Compile before serving, on `slot` (scratch): seconds spent."""
+        t0 = time.perf_counter()
+        dev = self.model.output.weight.device
+        with torch.no_grad():  # as the engine thread runs (not inference mode: its tensors differ)
+            self._warm_up(slot, n_adapters, dev)
+        self.ready = True
+        return time.perf_counter() - t0
+
+    def _warm_up(self, slot: int, n_adapters: int, dev) -> None:
+        from .model import Segments
+
+        for lora in (False, True) if n_adapters else (False,):
+            for rows in (2, 3):  # (the second size finds a graph that would not serve every batch)
+                seg = Segments([slot] * rows, list(range(rows)), [1] * rows, dev)
+                onehot = _Rows(torch.zeros(rows, n_adapters, device=dev)) if lora else None
+                self.model(torch.zeros(rows, dtype=torch.long, device=dev), seg, onehot)
+
+
+class _Rows:
+    """A LoRARows stand-in for warm-up: its one-hot matrix only."""
+    single = None
+
+    def __init__(self, onehot: Tensor):
+        self.onehot = onehot
