@@ -5,8 +5,8 @@ stream) runs ~120 small ops per layer-stack pass in eager PyTorch; at batch 1
 on this CPU their dispatch costs about as much as the matmuls themselves.
 Compiled, the norms, rotary embedding, residuals and activations fuse into a
 few C++ loops and the Python between ops is gone (measured: benchmarks/
-compiled_decode.py). What the compiler must not see stays opaque, as custom
-ops it calls like any kernel:
+long_drafts.py). What the compiler must not see stays opaque, as custom ops
+it calls like any kernel:
   * `writeup::fp16_linear`: fbgemm's prepacked fp16 matmul (its packed weights
     are an object inductor cannot take as an input);
   * `writeup::attend`: the cache write and the attention of each row over its
@@ -14,7 +14,9 @@ ops it calls like any kernel:
 
 Only decode-only steps take the graph: prompt chunks are matmul-bound, and
 their shapes vary too much to compile. One graph serves every batch size
-(dynamic shapes); a second one is traced for batches that use LoRA adapters.
+(the batch dimension is unbacked: no guard on it at all); a second one is
+traced for batches that use LoRA adapters (taking that path for base rows
+too would cost a batch-1 step 30% more, measured).
 """
 from __future__ import annotations
 
@@ -51,28 +53,34 @@ def _module(key: int):
     return m
 
 
-@torch.library.custom_op("writeup::fp16_linear", mutates_args=())
-def fp16_linear(x: Tensor, key: int) -> Tensor:
+# Registered with torch.library's low-level API: an op made with
+# torch.library.custom_op costs more per call (profiled in a decode step:
+# 58-65 us of its own against 34 us), and a step makes ~150 of these calls.
+_lib = torch.library.Library("writeup", "DEF")
+_lib.define("fp16_linear(Tensor x, int key) -> Tensor")
+_lib.define("attend(Tensor q, Tensor k, Tensor v, int key) -> Tensor")
+
+
+def _fp16_linear(x: Tensor, key: int) -> Tensor:
     return torch.ops.quantized.linear_dynamic_fp16(x, _module(key).packed)
 
 
-@fp16_linear.register_fake
+def _attend(q: Tensor, k: Tensor, v: Tensor, key: int) -> Tensor:
+    # Writes the layer's KV cache, which no other op of the graph reads.
+    return _module(key).attend(q, k, v, _current.step)
+
+
+for _key in ("CPU", "CUDA"):
+    _lib.impl("fp16_linear", _fp16_linear, _key)
+    _lib.impl("attend", _attend, _key)
+
+
+@torch.library.register_fake("writeup::fp16_linear", lib=_lib)
 def _(x: Tensor, key: int) -> Tensor:
     return x.new_empty(x.shape[0], _module(key).out_features)
 
 
-@torch.library.custom_op("writeup::attend", mutates_args=())
-def attend(q: Tensor, k: Tensor, v: Tensor, key: int) -> Tensor:
-    # Writes the layer's KV cache, which no other op of the graph reads.
-    step = _current.step
-    n = len(step.pos)
-    if n == q.shape[0]:
-        return _module(key).attend(q, k, v, step)
-    y = _module(key).attend(q[:n], k[:n], v[:n], step)  # a padded batch of one (see DecodeGraph.__call__)
-    return torch.cat([y, y.new_zeros(q.shape[0] - n, y.shape[1])])
-
-
-@attend.register_fake
+@torch.library.register_fake("writeup::attend", lib=_lib)
 def _(q: Tensor, k: Tensor, v: Tensor, key: int) -> Tensor:
     return q.new_empty(q.shape[0], q.shape[1] * q.shape[2])
 
@@ -131,31 +139,30 @@ class DecodeGraph:
         """Logits of every row, or None when this step would need a new
         graph (the caller runs it eager: tracing takes a minute, and a
         running stream must never stall for that)."""
-        pos, n = step.pos, len(tokens)
-        if n == 1:
-            tokens, pos = tokens.repeat(2), pos.repeat(2)
-            onehot = None if onehot is None else onehot.repeat(2, 1)
+        pos = step.pos
         _current.step = step
         try:
             if not self.ready:
-                # One graph for every batch size of 2 and up (a batch of 2
-                # must not be tied to the rope table's last dimension, which
-                # is 2 too); a batch of 1 is padded to 2 above rather than
-                # traced again (sizes 0 and 1 are always specialized).
+                # One graph for every batch size: the batch dimension is
+                # traced as unbacked (no guard on its value, not even 0 or
+                # 1, which are otherwise specialized), and tied to nothing
+                # else (such as the rope table's last dimension, also 2).
+                for t in (tokens, pos) if onehot is None else (tokens, pos, onehot):
+                    torch._dynamo.decorators.mark_unbacked(t, 0)
                 if self.model.rope_cache is not None:
                     torch._dynamo.mark_static(self.model.rope_cache)
-                if onehot is not None:  # (nor to the number of adapters)
+                if onehot is not None:
                     torch._dynamo.mark_static(onehot, 1)
-                return self.fn(tokens, pos, onehot)[:n]
+                return self.fn(tokens, pos, onehot)
             with torch.compiler.set_stance("fail_on_recompile"):
-                logits = self.fn(tokens, pos, onehot)[:n]
+                logits = self.fn(tokens, pos, onehot)
             self._count("ran")
             return logits
         except (torch._dynamo.exc.RecompileError, RuntimeError) as e:
             if not isinstance(e, torch._dynamo.exc.RecompileError) and "Detected recompile" not in str(e):
                 raise
             log.warning("a decode step needed a new graph (%d rows, adapters: %s); ran it eager",
-                        n, onehot is not None)
+                        len(tokens), onehot is not None)
             self._count("eager")
             return None
         finally:
@@ -178,7 +185,7 @@ class DecodeGraph:
         from .model import Segments
 
         for lora in (False, True) if n_adapters else (False,):
-            for rows in (2, 3):  # (the second size finds a graph that would not serve every batch)
+            for rows in (1, 3):  # (the second size finds a graph that would not serve every batch)
                 seg = Segments([slot] * rows, list(range(rows)), [1] * rows, dev)
                 onehot = _Rows(torch.zeros(rows, n_adapters, device=dev)) if lora else None
                 self.model(torch.zeros(rows, dtype=torch.long, device=dev), seg, onehot)

@@ -198,11 +198,13 @@ class Linear(nn.Linear):
         self.graph_key = 0  # how a compiled decode graph names this module (compiled.py)
 
     def forward(self, x: Tensor, lora: LoRARows | None = None) -> Tensor:
-        if self.packed is not None and x.shape[0] < self.packed_rows:
-            if torch.compiler.is_compiling():  # the packed weights are opaque to the compiler: see compiled.py
+        if torch.compiler.is_compiling():  # a decode step's few rows (compiled.py): no choice on their number
+            if self.packed is not None:  # opaque to the compiler: see compiled.py
                 y = torch.ops.writeup.fp16_linear(x, self.graph_key)
             else:
-                y = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
+                y = F.linear(x, self.weight, self.bias)
+        elif self.packed is not None and x.shape[0] < self.packed_rows:
+            y = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
         elif self.half is not None and x.shape[0] >= self.half_rows:
             y = F.linear(x.to(self.half.dtype), self.half).to(x.dtype)
             if self.bias is not None:
