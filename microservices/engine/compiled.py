@@ -173,7 +173,9 @@ class DecodeGraph:
             self.counter.labels(outcome).inc()
 
     def warm_up(self, slot: int, n_adapters: int) -> float:
-        """Compile before serving, on `slot` (scratch): seconds spent."""
+        """Compile before serving, on `slot` (scratch): seconds spent. Call
+        it on the thread that runs the steps, with its thread count set
+        (traced on another, a batch-1 step measured no faster than eager)."""
         t0 = time.perf_counter()
         dev = self.model.output.weight.device
         with torch.no_grad():  # as the engine thread runs (not inference mode: its tensors differ)
