@@ -118,6 +118,7 @@ class DecodeGraph:
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         self.ready = False  # warmed up: from then on, a step that would trace again runs eager instead
         self.counter = None  # a Prometheus counter by outcome (EngineMetrics.compiled), set by the engine
+        self.refused = 0  # steps left to eager because they would have needed a new graph
 
     def _forward(self, tokens: Tensor, pos: Tensor, onehot: Tensor | None) -> Tensor:
         m = self.model
@@ -161,8 +162,11 @@ class DecodeGraph:
         except (torch._dynamo.exc.RecompileError, RuntimeError) as e:
             if not isinstance(e, torch._dynamo.exc.RecompileError) and "Detected recompile" not in str(e):
                 raise
-            log.warning("a decode step needed a new graph (%d rows, adapters: %s); ran it eager",
-                        len(tokens), onehot is not None)
+            if not self.refused:  # once: the counter has the rest
+                log.warning("a decode step needed a new graph (%d rows, adapters: %s); ran it eager "
+                            "(so will any other such step; writeup_compiled_decode_steps_total counts them): %s",
+                            len(tokens), onehot is not None, str(e).splitlines()[-1][:300])
+            self.refused += 1
             self._count("eager")
             return None
         finally:
