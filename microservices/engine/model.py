@@ -8,7 +8,9 @@ a training model does not:
     chunk beside one-token decode rows) share every matmul with no padding;
     what every layer needs of them travels as one `Step`;
   * batched multi-LoRA: each row names an adapter (0 = none) and the low-rank
-    deltas of every loaded adapter are applied in one pass (see LoRABank).
+    deltas of every loaded adapter are applied in one pass (see LoRABank);
+  * decode-only steps can run as one compiled graph (compile_decode,
+    compiled.py) that reuses these modules' code.
 """
 from __future__ import annotations
 
