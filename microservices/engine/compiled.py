@@ -188,18 +188,12 @@ class DecodeGraph:
         return time.perf_counter() - t0
 
     def _warm_up(self, slot: int, n_adapters: int, dev) -> None:
-        from .model import Segments
+        from .model import LoRARows, Segments
 
+        dtype = self.model.output.weight.dtype
         for lora in (False, True) if n_adapters else (False,):
             for rows in (1, 3):  # (the second size finds a graph that would not serve every batch)
                 seg = Segments([slot] * rows, list(range(rows)), [1] * rows, dev)
-                onehot = _Rows(torch.zeros(rows, n_adapters, device=dev)) if lora else None
-                self.model(torch.zeros(rows, dtype=torch.long, device=dev), seg, onehot)
-
-
-class _Rows:
-    """A LoRARows stand-in for warm-up: its one-hot matrix only."""
-    single = None
-
-    def __init__(self, onehot: Tensor):
-        self.onehot = onehot
+                # (a batch of base rows with adapters installed: the LoRA graph, all masks zero)
+                adapters = LoRARows([0] * rows, n_adapters, dev, dtype) if lora else None
+                self.model(torch.zeros(rows, dtype=torch.long, device=dev), seg, adapters)

@@ -126,9 +126,13 @@ class Segments:
         return self.offsets[-1]
 
     def positions(self) -> Tensor:
+        if self.decode_only:  # (one tensor, not one per row: the steady state's hot path)
+            return torch.tensor(self.starts)
         return torch.cat([torch.arange(s, s + t) for s, t in zip(self.starts, self.lengths)])
 
     def token_slots(self) -> Tensor:
+        if self.decode_only:
+            return torch.tensor(self.slots)
         return torch.cat([torch.full((t,), s) for s, t in zip(self.slots, self.lengths)])
 
     def last_tokens(self) -> Tensor:
