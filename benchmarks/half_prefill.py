@@ -11,8 +11,8 @@ Prints, medians over repeats, each variant timed in turn:
     shipped in this repo (its docs), for the base model and every shipped
     genre adapter, computed in the chunk size that takes each variant's path.
 
-bf16 pays only where the CPU has AMX tiles (or on a GPU); `prefill_dtype:
-auto` turns it on there and nowhere else. fp16 weights need fbgemm (x86);
+bf16 pays only where the CPU has native bf16 matmuls (AMX tiles or AVX-512
+BF16) or on a GPU; `prefill_dtype: auto` turns it on there and nowhere else. fp16 weights need fbgemm (x86);
 `fp16_weights: auto` turns them on for fp32 models on such CPUs.
 
     .venv/bin/python -m benchmarks.half_prefill [--repeats 3] [--tokens 2000]
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from microservices.engine import adapters
-from microservices.engine.loader import cpu_has_amx, load_model, load_tokenizer
+from microservices.engine.loader import cpu_bf16_matmul, load_model, load_tokenizer
 from microservices.engine.model import Segments
 from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS
 
@@ -102,7 +102,7 @@ def main():
     torch.set_grad_enabled(False)
     tok = load_tokenizer(FOLDER)
     ids = torch.tensor(tok(text(), add_special_tokens=False)["input_ids"][:args.tokens])
-    print(f"SmolLM2-135M, {args.threads} threads, {len(ids)} tokens of docs/*.md; AMX on this CPU: {cpu_has_amx()}; "
+    print(f"SmolLM2-135M, {args.threads} threads, {len(ids)} tokens of docs/*.md; native bf16 matmuls: {cpu_bf16_matmul() or 'none'}; "
           f"fbgemm: {'fbgemm' in torch.backends.quantized.supported_engines}\n")
     figures = speed({v: model_for(v, None, 9, len(ids) + 13) for v in VARIANTS}, ids, args.repeats)
     print(f"{'figure':<20}" + "".join(f"{v:>15}" for v in VARIANTS))

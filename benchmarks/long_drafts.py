@@ -1,8 +1,9 @@
 """Long drafts, as writers have them: this engine (fp32 weights; the
-fbgemm fp16 weights `fp16_weights: auto` serves with on x86; and those with
-the compiled decode step `compile_decode: auto` adds) against an earlier
-revision, side by side in one run, each variant in a fresh process, repeats
-interleaved.
+fbgemm fp16 weights `fp16_weights: auto` serves with on x86; those with the
+compiled decode step `compile_decode: auto` adds; and those with the bf16
+prompt chunks `prefill_dtype: auto` adds on CPUs with native bf16 matmuls)
+against an earlier revision, side by side in one run, each variant in a
+fresh process, repeats interleaved.
 
 For each variant, on the embedded model (context 2,048):
   * cold prefill of a ~2,000-token draft: time to first token and prompt tokens/s;
@@ -15,6 +16,7 @@ For each variant, on the embedded model (context 2,048):
   * drafts of 2,000 tokens the default cache budget holds.
 
     .venv/bin/python -m benchmarks.long_drafts [--baseline 0f85937|none] [--repeats 3]
+        [--variants "fp16 + compiled,+ bf16 prefill"]
 
 The baseline is a git revision whose `microservices/` is unpacked to a
 temporary folder and imported from there in its own process.
@@ -38,6 +40,12 @@ WORDS = ("the harbour town woke slowly while fishermen mended their nets along q
          "folded it into her coat pocket before walking down to water where boats rocked against tide").split()
 
 
+# this tree's variants -> worker flags; the last is what service.build serves
+# with on a CPU with native bf16 matmuls, the one before it on one without
+VARIANTS = {"fp32": [], "fp16 weights": ["--fp16-weights"], "fp16 + compiled": ["--fp16-weights", "--compiled"],
+            "+ bf16 prefill": ["--fp16-weights", "--compiled", "--bf16-prefill"]}
+
+
 def draft(words: int, seed: int) -> str:
     import random
 
@@ -51,7 +59,7 @@ def draft(words: int, seed: int) -> str:
     return " ".join(out + [" ".join(sentence)])
 
 
-def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = False) -> dict:
+def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = False, bf16_prefill: bool = False) -> dict:
     """Runs in its own process with `src` first on sys.path."""
     sys.path.insert(0, src)
     import torch
@@ -71,10 +79,14 @@ def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = 
     if "prefix_cache_mb" in eng.Engine.__init__.__code__.co_varnames:
         kw["prefix_cache_mb"] = 512 if params_cls.__name__ == "Params" else 3072
     model = load_model(folder, "cpu")
-    if fp16_weights:  # as service.build sets it up where fbgemm is (fp16_weights: auto)
-        from microservices.server.service import PACKED_MAX_ROWS
+    if bf16_prefill:  # as service.build sets it up where the CPU has bf16 matmuls (prefill_dtype: auto)
+        from microservices.server.service import HALF_MIN_ROWS
 
-        model.use_packed_fp16(max_rows=PACKED_MAX_ROWS)
+        model.use_half_prefill(torch.bfloat16, min_rows=HALF_MIN_ROWS)
+    if fp16_weights:  # as service.build sets it up where fbgemm is (fp16_weights: auto)
+        from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS
+
+        model.use_packed_fp16(max_rows=HALF_MIN_ROWS if bf16_prefill else PACKED_MAX_ROWS)
     if compiled:
         model.compile_decode()
     engine = eng.Engine(model, tok, **kw)
@@ -176,13 +188,19 @@ def main():
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--fp16-weights", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--bf16-prefill", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--variants", help="comma-separated names of this tree's variants to run (default: all): "
+                    + ", ".join(VARIANTS))
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights, args.compiled)))
+        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights, args.compiled, args.bf16_prefill)))
         return
     variants = {} if args.baseline == "none" else {f"baseline {args.baseline}": (unpack(args.baseline), [])}
-    variants.update({"this tree, fp32": (str(ROOT), []), "this tree, fp16 weights": (str(ROOT), ["--fp16-weights"]),
-                     "fp16 + compiled decode": (str(ROOT), ["--fp16-weights", "--compiled"])})
+    chosen = args.variants.split(",") if args.variants else list(VARIANTS)
+    unknown = set(chosen) - set(VARIANTS)
+    if unknown:
+        sys.exit(f"unknown variants {sorted(unknown)}: choose from {list(VARIANTS)}")
+    variants.update({name: (str(ROOT), VARIANTS[name]) for name in chosen})
     runs = {v: [] for v in variants}
     for rep in range(args.repeats):
         for name, (src, flags) in variants.items():

@@ -73,7 +73,7 @@ class Model(Strict):
     device: str = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     # Prompt chunks' matmuls: auto = bfloat16 where it pays (a CUDA device, or a
-    # CPU with AMX tiles), else the model's dtype; see loader.half_prefill_dtype.
+    # CPU with AMX or AVX-512 BF16), else the model's dtype; see loader.half_prefill_dtype.
     prefill_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # Decode rows and short chunks read fp16 copies of the weights prepacked for
     # fbgemm (half the bytes a step streams from memory; activations stay fp32):

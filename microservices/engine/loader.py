@@ -69,24 +69,34 @@ def _gpt2_state(sd: dict, a: ModelArgs) -> dict:
     return out
 
 
-def cpu_has_amx() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+def cpu_bf16_matmul(cpuinfo: str | None = None, capability: str | None = None) -> str | None:
+    """The CPU's native bf16 matmul instructions, if torch's kernels use them:
+    "amx" (Intel's tiles), "avx512_bf16" (dot products: AMD Zen 4, Intel
+    Cooper Lake and later), or None (bf16 is emulated, slower than fp32)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    capability = capability or torch.backends.cpu.get_cpu_capability()
+    if not capability.startswith("AVX512"):  # e.g. ATEN_CPU_CAPABILITY=avx2 keeps torch off them
+        return None
+    flags = set(cpuinfo.split())
+    return "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else None
 
 
 def half_prefill_dtype(setting: str, device: torch.device, model_dtype: torch.dtype) -> torch.dtype | None:
     """The dtype for prompt chunks' matmuls, or None to keep the model's.
-    bf16 matmuls on many rows run several times faster on AMX than fp32; on
-    a CPU without AMX (AVX2 only) they run slower, so `auto` leaves them be."""
+    bf16 matmuls on many rows run several times faster than fp32 on AMX, and
+    ~2.4x faster with AVX-512 BF16 (benchmarks/half_prefill.py: a whole
+    prefill 1.7x); on a CPU without either (AVX2) they run slower, so `auto`
+    leaves them be there."""
     if setting == "auto":
         if model_dtype != torch.float32:
             return None
         if device.type == "cuda":
             return torch.bfloat16
-        return torch.bfloat16 if cpu_has_amx() else None
+        return torch.bfloat16 if cpu_bf16_matmul() else None
     dtype = DTYPES[setting]
     return None if dtype == model_dtype else dtype
 

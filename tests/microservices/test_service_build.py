@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from contract.registry import parse
-from microservices.engine.loader import fp16_weights
+from microservices.engine import loader
+from microservices.engine.loader import cpu_bf16_matmul, fp16_weights, half_prefill_dtype
 from microservices.engine.compiled import compiler_available
 from microservices.server.app import create_app
-from microservices.server.service import PACKED_MAX_ROWS, build
+from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS, build
 from tests.support.tiny_models import tiny_registry_data
 
 FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
@@ -55,6 +56,34 @@ def test_fp16_weights_decision():
     assert not fp16_weights("off", torch.device("cpu"), torch.float32)
     with pytest.raises(ValueError, match="fp16_weights: on needs a CPU"):
         fp16_weights("on", torch.device("cuda"), torch.float32)
+
+
+def test_bf16_prefill_copies_every_linear_and_hands_short_chunks_to_the_packed_weights(tiny_dir):
+    model = _build(tiny_dir, prefill_dtype="bfloat16").engine.model
+    linears = [model.output] + [m for layer in model.layers for m in (layer.attention.wqkv, layer.feed_forward.w2)]
+    assert all(lin.half is not None and lin.half.dtype == torch.bfloat16 and lin.half_rows == HALF_MIN_ROWS
+               for lin in linears)
+    assert all(lin.packed_rows == HALF_MIN_ROWS for lin in linears if FBGEMM)  # below it, fp16 weights
+    assert _build(tiny_dir).engine.model.output.half is None  # (the tiny registry asks for float32)
+
+
+def test_cpu_bf16_matmul_reads_the_cpu_flags():
+    assert cpu_bf16_matmul("flags : fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile", "AVX512") == "amx"
+    assert cpu_bf16_matmul("flags : fpu avx2 avx512f avx512_bf16", "AVX512") == "avx512_bf16"  # e.g. AMD Zen 4
+    assert cpu_bf16_matmul("flags : fpu avx2 avx512f", "AVX512") is None
+    assert cpu_bf16_matmul("flags : fpu avx2", "AVX2") is None
+    assert cpu_bf16_matmul("flags : avx512f avx512_bf16", "AVX2") is None  # torch told to keep off AVX-512
+
+
+@pytest.mark.parametrize("native", ["amx", "avx512_bf16", None])
+def test_half_prefill_dtype_decision(monkeypatch, native):
+    monkeypatch.setattr(loader, "cpu_bf16_matmul", lambda: native)
+    cpu, fp32 = torch.device("cpu"), torch.float32
+    assert half_prefill_dtype("auto", cpu, fp32) == (torch.bfloat16 if native else None)
+    assert half_prefill_dtype("auto", cpu, torch.bfloat16) is None  # already half
+    assert half_prefill_dtype("auto", torch.device("cuda"), fp32) == torch.bfloat16
+    assert half_prefill_dtype("float32", cpu, fp32) is None
+    assert half_prefill_dtype("bfloat16", cpu, fp32) == torch.bfloat16
 
 
 def test_compile_decode_off_by_default_in_tests_and_on_when_asked(tiny_dir):
