@@ -7,10 +7,14 @@ Compiled, the norms, rotary embedding, residuals and activations fuse into a
 few C++ loops and the Python between ops is gone (measured: benchmarks/
 long_drafts.py). What the compiler must not see stays opaque, as custom ops
 it calls like any kernel:
-  * `writeup::fp16_linear`: fbgemm's prepacked fp16 matmul (its packed weights
-    are an object inductor cannot take as an input);
-  * `writeup::attend`: the cache write and the attention of each row over its
-    own slot, whose shape depends on every row's length (see Attention.attend).
+  * `fp16_linear`: fbgemm's prepacked fp16 matmul (its packed weights are an
+    object inductor cannot take as an input);
+  * `attend`: the cache write and the attention of each row over its own
+    slot, whose shape depends on every row's length.
+Each comes twice: in C++ (`writeup_native::`, csrc/decode_ops.cpp, built at
+warm-up by native.py), which the graph calls without Python, and in Python
+(`writeup::`, Linear's fbgemm call and Attention.attend), ~35 us a call more
+(~150 calls a step), for when the C++ cannot be built.
 
 Only decode-only steps take the graph: prompt chunks are matmul-bound, and
 their shapes vary too much to compile. One graph serves every batch size
@@ -42,8 +46,14 @@ def register(module) -> int:
     _next_key += 1
     key = _next_key
     _MODULES[key] = weakref.ref(module)
-    weakref.finalize(module, _MODULES.pop, key, None)
+    weakref.finalize(module, _forget, key)
     return key
+
+
+def _forget(key: int) -> None:
+    _MODULES.pop(key, None)
+    if _native_fakes_registered:  # drop the C++ side's references (a KV cache is large)
+        torch.ops.writeup_native.forget(key)
 
 
 def _module(key: int):
@@ -85,6 +95,25 @@ def _(q: Tensor, k: Tensor, v: Tensor, key: int) -> Tensor:
     return q.new_empty(q.shape[0], q.shape[1] * q.shape[2])
 
 
+_native_fakes_registered = False
+
+
+def _register_native_fakes() -> None:
+    """Shapes for tracing the C++ ops (native.py loaded them)."""
+    global _native_fakes_registered
+    if _native_fakes_registered:
+        return
+
+    @torch.library.register_fake("writeup_native::fp16_linear")
+    def _(x: Tensor, key: int) -> Tensor:
+        return x.new_empty(x.shape[0], _module(key).out_features)
+
+    @torch.library.register_fake("writeup_native::decode_attend")
+    def _(q: Tensor, k: Tensor, v: Tensor, slots: Tensor, pos: Tensor, key: int) -> Tensor:
+        return q.new_empty(q.shape[0], q.shape[1] * q.shape[2])
+    _native_fakes_registered = True
+
+
 class DenseLoRA:
     """LoRARows for the graph: every row through the masked all-adapters
     path (no per-step Python choice of a single adapter's slice)."""
@@ -112,6 +141,9 @@ class DecodeGraph:
         for m in model.modules():
             if isinstance(m, (Linear, Attention)):
                 m.graph_key = register(m)
+            if isinstance(m, Linear):
+                m.graph_linear = torch.ops.writeup.fp16_linear
+        self.native = False  # the C++ ops (decided at warm-up, before tracing)
         self.fn = torch.compile(self._forward, dynamic=True, fullgraph=True)
         # Every DecodeGraph shares _forward's code, whose graphs dynamo keeps
         # in one list (two per model): room for several models per process.
@@ -120,7 +152,20 @@ class DecodeGraph:
         self.counter = None  # a Prometheus counter by outcome (EngineMetrics.compiled), set by the engine
         self.refused = 0  # steps left to eager because they would have needed a new graph
 
-    def _forward(self, tokens: Tensor, pos: Tensor, onehot: Tensor | None) -> Tensor:
+    def bind(self) -> None:
+        """Hand the C++ ops what they read: the packed weights and the caches
+        (again whenever Transformer.setup_cache makes new ones)."""
+        from .model import Attention, Linear
+
+        if not self.native:
+            return
+        for m in self.model.modules():
+            if isinstance(m, Linear) and m.packed is not None:
+                torch.ops.writeup_native.set_linear(m.graph_key, m.packed)
+            elif isinstance(m, Attention) and m.cache is not None:
+                torch.ops.writeup_native.set_cache(m.graph_key, m.cache.k, m.cache.v)
+
+    def _forward(self, tokens: Tensor, pos: Tensor, slots: Tensor, onehot: Tensor | None) -> Tensor:
         m = self.model
         lora = DenseLoRA(onehot) if onehot is not None else None
         x = m.tok_embeddings(tokens)
@@ -132,7 +177,11 @@ class DecodeGraph:
         for layer in m.layers:
             at = layer.attention
             q, k, v = at.project(layer.attention_norm(x), rope, lora)
-            x = x + at.wo(torch.ops.writeup.attend(q, k, v, at.graph_key), lora)
+            if self.native:
+                y = torch.ops.writeup_native.decode_attend(q, k, v, slots, pos, at.graph_key)
+            else:
+                y = torch.ops.writeup.attend(q, k, v, at.graph_key)
+            x = x + at.wo(y, lora)
             x = x + layer.feed_forward(layer.ffn_norm(x), lora)
         return m.output(m.norm(x))
 
@@ -148,15 +197,15 @@ class DecodeGraph:
                 # traced as unbacked (no guard on its value, not even 0 or
                 # 1, which are otherwise specialized), and tied to nothing
                 # else (such as the rope table's last dimension, also 2).
-                for t in (tokens, pos) if onehot is None else (tokens, pos, onehot):
+                for t in (tokens, pos, step.slot) if onehot is None else (tokens, pos, step.slot, onehot):
                     torch._dynamo.decorators.mark_unbacked(t, 0)
                 if self.model.rope_cache is not None:
                     torch._dynamo.mark_static(self.model.rope_cache)
                 if onehot is not None:
                     torch._dynamo.mark_static(onehot, 1)
-                return self.fn(tokens, pos, onehot)
+                return self.fn(tokens, pos, step.slot, onehot)
             with torch.compiler.set_stance("fail_on_recompile"):
-                logits = self.fn(tokens, pos, onehot)
+                logits = self.fn(tokens, pos, step.slot, onehot)
             self._count("ran")
             return logits
         except (torch._dynamo.exc.RecompileError, RuntimeError) as e:
@@ -180,8 +229,17 @@ class DecodeGraph:
         """Compile before serving, on `slot` (scratch): seconds spent. Call
         it on the thread that runs the steps, with its thread count set
         (traced on another, a batch-1 step measured no faster than eager)."""
+        from . import native
+
         t0 = time.perf_counter()
         dev = self.model.output.weight.device
+        self.native = dev.type == "cpu" and native.load()
+        if self.native:
+            _register_native_fakes()
+            self.bind()
+            for m in self.model.modules():
+                if getattr(m, "graph_linear", None) is not None:
+                    m.graph_linear = torch.ops.writeup_native.fp16_linear
         with torch.no_grad():  # as the engine thread runs (not inference mode: its tensors differ)
             self._warm_up(slot, n_adapters, dev)
         self.ready = True

@@ -202,11 +202,12 @@ class Linear(nn.Linear):
         self.packed = None  # fp16 weights prepacked for fbgemm, see use_packed_fp16
         self.packed_rows = 0
         self.graph_key = 0  # how a compiled decode graph names this module (compiled.py)
+        self.graph_linear = None  # the fp16 matmul op the graph calls (compiled.py)
 
     def forward(self, x: Tensor, lora: LoRARows | None = None) -> Tensor:
         if torch.compiler.is_compiling():  # a decode step's few rows (compiled.py): no choice on their number
             if self.packed is not None:  # opaque to the compiler: see compiled.py
-                y = torch.ops.writeup.fp16_linear(x, self.graph_key)
+                y = self.graph_linear(x, self.graph_key)
             else:
                 y = F.linear(x, self.weight, self.bias)
         elif self.packed is not None and x.shape[0] < self.packed_rows:
@@ -370,6 +371,8 @@ class Transformer(nn.Module):
             layer.attention.cache = KVCache(slots, a.n_kv_head, max_seq, a.head_dim, dtype).to(device)
         if a.arch == "llama":
             self.rope_cache = rope_table(max_seq, a.head_dim, a.rope_base).to(device)
+        if self.decode_graph is not None:
+            self.decode_graph.bind()  # its C++ ops write the new caches
 
     def forward(self, tokens: Tensor, seg: Segments, lora: LoRARows | None = None,
                 logits_at: Tensor | None = None) -> Tensor:

@@ -2,11 +2,12 @@
 eager model computes, with one graph for every batch size, adapters or not;
 a step that would need a new graph runs eager instead of stalling."""
 import logging
+import os
 
 import pytest
 import torch
 
-from microservices.engine import adapters
+from microservices.engine import adapters, native
 from microservices.engine.compiled import compiler_available
 from microservices.engine.loader import compile_decode, load_model
 from microservices.engine.metrics import EngineMetrics
@@ -16,6 +17,9 @@ from tests.microservices.test_adapters import TARGETS, make_adapter
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="torch.compile on the CPU needs g++")
 
 SLOTS, SCRATCH = 8, 7
+# The C++ ops build wherever g++ and ninja are (scripts/setup installs both);
+# WRITEUP_NATIVE_OPS=0 runs this file on their Python versions.
+NATIVE = not native.missing_tools() and os.environ.get("WRITEUP_NATIVE_OPS", "1") != "0"
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +77,11 @@ def test_decode_steps_match_eager_for_every_batch_size(pair, arch, rows):
                 lora = LoRARows(which, 2, "cpu", torch.float32) if any(which) else None
                 m.out.append(m(tokens, seg, lora))
     for got, want in zip(compiled.out, eager.out):
-        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        # fp32 sums in another order (fused kernels, attention as two matmuls): logits reach
+        # ~12 here, and differ by up to ~1e-4 with either set of ops (measured)
+        torch.testing.assert_close(got, want, atol=3e-4, rtol=1e-4)
     assert (_count(compiled, "ran"), _count(compiled, "eager")) == (before[0] + 3, before[1])
+    assert compiled.decode_graph.native == NATIVE
 
 
 @pytest.mark.parametrize("arch", ["llama"])

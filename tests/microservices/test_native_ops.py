@@ -1,0 +1,116 @@
+"""The compiled decode step's C++ ops (csrc/decode_ops.cpp) compute what
+their Python versions compute, refuse what they cannot serve with a clear
+error, follow the model to new caches, and are optional: without them the
+graph calls the Python versions."""
+import pytest
+import torch
+
+from microservices.engine import compiled, native
+from microservices.engine.loader import load_model
+from microservices.engine.metrics import EngineMetrics
+from microservices.engine.model import Segments, Step
+
+pytestmark = pytest.mark.skipif(bool(native.missing_tools()) or not native.load(),
+                                reason="the C++ ops need g++ and ninja (scripts/setup installs both)")
+SLOTS, CONTEXT = 6, 96
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_dir):
+    m = load_model(tiny_dir / "tiny-llama", "cpu")
+    m.use_packed_fp16()
+    m.setup_cache(SLOTS, CONTEXT)
+    m.compile_decode()  # registers the modules' keys; not traced here
+    compiled._register_native_fakes()
+    m.decode_graph.native = True
+    m.decode_graph.bind()
+    return m
+
+
+def test_fp16_linear_is_fbgemms_packed_matmul(llama):
+    lin = llama.layers[0].feed_forward.w2
+    x = torch.randn(5, lin.in_features)
+    want = torch.ops.quantized.linear_dynamic_fp16(x, lin.packed)
+    assert torch.equal(torch.ops.writeup_native.fp16_linear(x, lin.graph_key), want)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 6])
+def test_decode_attend_writes_the_cache_and_attends_as_attention_attend(llama, rows):
+    """Rows in different slots at different positions (GQA: the tiny Llama
+    has fewer kv heads than query heads): the same cache contents after and
+    the same outputs as the Python path, which SDPA computes."""
+    torch.manual_seed(rows)
+    at = llama.layers[1].attention
+    a = llama.args
+    assert a.n_kv_head < a.n_head
+    slots, pos = list(range(rows)), [int(p) for p in torch.randint(0, CONTEXT - 1, (rows,))]
+    at.cache.k.normal_(), at.cache.v.normal_()
+    q, k, v = torch.randn(rows, a.n_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim)
+    seg = Segments(slots, pos, [1] * rows)
+    step = Step(seg, seg.token_slots(), seg.positions(), None, None)
+    saved = at.cache.k.clone(), at.cache.v.clone()
+    want = at.attend(q, k, v, step)
+    after = at.cache.k.clone(), at.cache.v.clone()
+    at.cache.k.copy_(saved[0]), at.cache.v.copy_(saved[1])
+    got = torch.ops.writeup_native.decode_attend(q, k, v, step.slot, step.pos, at.graph_key)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert torch.equal(at.cache.k, after[0]) and torch.equal(at.cache.v, after[1])
+
+
+def test_decode_attend_refuses_a_position_outside_the_cache(llama):
+    at, a = llama.layers[0].attention, llama.args
+    q, kv = torch.randn(1, a.n_head, a.head_dim), torch.randn(1, a.n_kv_head, a.head_dim)
+    with pytest.raises(RuntimeError, match="row 0 writes outside the cache"):
+        torch.ops.writeup_native.decode_attend(q, kv, kv, torch.tensor([0]), torch.tensor([CONTEXT]), at.graph_key)
+    with pytest.raises(RuntimeError, match="no KV cache registered under key 999999"):
+        torch.ops.writeup_native.decode_attend(q, kv, kv, torch.tensor([0]), torch.tensor([0]), 999999)
+
+
+def _decode(m, lengths, steps=3):
+    torch.manual_seed(0)
+    out = []
+    with torch.no_grad():
+        for slot, t in enumerate(lengths):
+            m(torch.randint(0, 1000, (t,)), Segments([slot], [0], [t]))
+        for step in range(steps):
+            tokens = torch.tensor([(7 * i + step) % 1000 for i in range(len(lengths))])
+            out.append(m(tokens, Segments(list(range(len(lengths))), [t + step for t in lengths], [1] * len(lengths))))
+    return out
+
+
+def _warm(m):
+    m.compile_decode()
+    m.decode_graph.counter = EngineMetrics().compiled
+    m.decode_graph.warm_up(SLOTS - 1, 0)
+    return m.decode_graph
+
+
+def test_the_graph_follows_the_model_to_new_caches(tiny_dir):
+    """setup_cache after warm-up (new cache tensors): the C++ ops write and
+    read the new ones, so decoding still matches eager."""
+    eager, m = (load_model(tiny_dir / "tiny-llama", "cpu") for _ in range(2))
+    for x in (eager, m):
+        x.use_packed_fp16()
+        x.setup_cache(SLOTS, CONTEXT)
+    graph = _warm(m)
+    assert graph.native
+    old = m.layers[0].attention.cache.k
+    m.setup_cache(SLOTS, CONTEXT)
+    eager.setup_cache(SLOTS, CONTEXT)
+    assert m.layers[0].attention.cache.k is not old
+    for got, want in zip(_decode(m, [5, 30]), _decode(eager, [5, 30])):
+        torch.testing.assert_close(got, want, atol=3e-4, rtol=1e-4)
+    assert graph.counter.labels("ran")._value.get() == 3
+
+
+def test_without_the_cpp_ops_the_graph_calls_the_python_ones(tiny_dir, monkeypatch):
+    monkeypatch.setattr(native, "load", lambda: False)
+    eager, m = (load_model(tiny_dir / "tiny-gpt2", "cpu") for _ in range(2))
+    for x in (eager, m):
+        x.use_packed_fp16()
+        x.setup_cache(SLOTS, CONTEXT)
+    graph = _warm(m)
+    assert not graph.native
+    for got, want in zip(_decode(m, [4, 20, 9]), _decode(eager, [4, 20, 9])):
+        torch.testing.assert_close(got, want, atol=3e-4, rtol=1e-4)
+    assert graph.counter.labels("ran")._value.get() == 3
