@@ -28,6 +28,7 @@ import logging
 import shutil
 import threading
 import time
+import types
 import weakref
 
 import torch
@@ -144,10 +145,16 @@ class DecodeGraph:
             if isinstance(m, Linear):
                 m.graph_linear = torch.ops.writeup.fp16_linear
         self.native = False  # the C++ ops (decided at warm-up, before tracing)
-        self.fn = torch.compile(self._forward, dynamic=True, fullgraph=True)
-        # Every DecodeGraph shares _forward's code, whose graphs dynamo keeps
-        # in one list (two per model): room for several models per process.
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        self.rope_shape: tuple | None = None  # the rope table the graph was traced for
+        self.stale = False  # the model changed under the graph: eager only
+        # No guards on the model's modules and parameters: checking them cost
+        # ~2.5 ms a step (measured, batch 1), and nothing changes them after
+        # warm-up but setup_cache, which bind() below checks for.
+        # Which in turn needs a code object of its own per model: dynamo keeps
+        # graphs by code object, and would hand another model's graph over.
+        forward = types.FunctionType(DecodeGraph._forward.__code__.replace(), globals(), "decode_step")
+        self.fn = torch.compile(types.MethodType(forward, self), dynamic=True, fullgraph=True,
+                                options={"guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe})
         self.ready = False  # warmed up: from then on, a step that would trace again runs eager instead
         self.counter = None  # a Prometheus counter by outcome (EngineMetrics.compiled), set by the engine
         self.refused = 0  # steps left to eager because they would have needed a new graph
@@ -157,6 +164,12 @@ class DecodeGraph:
         (again whenever Transformer.setup_cache makes new ones)."""
         from .model import Attention, Linear
 
+        rope = self.model.rope_cache
+        if self.ready and rope is not None and tuple(rope.shape) != self.rope_shape:
+            # the graph's kernels were built for the old context (and guard
+            # nothing on the model): decode eagerly from now on
+            log.warning("the context changed after the decode step was compiled; decoding eagerly")
+            self.ready, self.stale = False, True
         if not self.native:
             return
         for m in self.model.modules():
@@ -189,6 +202,9 @@ class DecodeGraph:
         """Logits of every row, or None when this step would need a new
         graph (the caller runs it eager: tracing takes a minute, and a
         running stream must never stall for that)."""
+        if self.stale:
+            self._count("eager")
+            return None
         pos = step.pos
         _current.step = step
         try:
@@ -234,6 +250,8 @@ class DecodeGraph:
         t0 = time.perf_counter()
         dev = self.model.output.weight.device
         self.native = dev.type == "cpu" and native.load()
+        if self.model.rope_cache is not None:
+            self.rope_shape = tuple(self.model.rope_cache.shape)
         if self.native:
             _register_native_fakes()
             self.bind()

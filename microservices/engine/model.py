@@ -22,6 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import int4
+
 
 @dataclass
 class ModelArgs:
@@ -201,15 +203,21 @@ class Linear(nn.Linear):
         self.half_rows = 0
         self.packed = None  # fp16 weights prepacked for fbgemm, see use_packed_fp16
         self.packed_rows = 0
+        self.int4: tuple[Tensor, Tensor] | None = None  # 4-bit weights for decode rows, see use_int4_weights
+        self.int4_rows = 0
         self.graph_key = 0  # how a compiled decode graph names this module (compiled.py)
         self.graph_linear = None  # the fp16 matmul op the graph calls (compiled.py)
 
     def forward(self, x: Tensor, lora: LoRARows | None = None) -> Tensor:
         if torch.compiler.is_compiling():  # a decode step's few rows (compiled.py): no choice on their number
-            if self.packed is not None:  # opaque to the compiler: see compiled.py
+            if self.int4 is not None:
+                y = int4.linear(x, *self.int4, self.bias)
+            elif self.packed is not None:  # opaque to the compiler: see compiled.py
                 y = self.graph_linear(x, self.graph_key)
             else:
                 y = F.linear(x, self.weight, self.bias)
+        elif self.int4 is not None and x.shape[0] < self.int4_rows:
+            y = int4.linear(x, *self.int4, self.bias)
         elif self.packed is not None and x.shape[0] < self.packed_rows:
             y = torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
         elif self.half is not None and x.shape[0] >= self.half_rows:
@@ -359,6 +367,21 @@ class Transformer(nn.Module):
             if isinstance(m, Linear):
                 m.packed = torch.ops.quantized.linear_prepack_fp16(m.weight.detach().float(), None if m.bias is None else m.bias.detach().float())
                 m.packed_rows = max_rows
+
+    def use_int4_weights(self, max_rows: int, exact_only: bool = True) -> int:
+        """Matmuls over fewer than `max_rows` tokens (decode rows; in the
+        compiled decode graph, every batch) read 4-bit copies of the weights
+        (int4.py), made here for every linear whose weights are already 4-bit
+        (exact_only) or for all that fit the kernel; returns how many.
+        Activations round to bf16 on the way in, sums stay fp32."""
+        n = 0
+        for m in self.modules():
+            if isinstance(m, Linear) and int4.eligible(m.weight):
+                w = m.weight.detach()
+                if not exact_only or int4.is_exact(w):
+                    m.int4, m.int4_rows = int4.pack(w), max_rows
+                    n += 1
+        return n
 
     def setup_cache(self, slots: int, max_seq: int) -> None:
         a = self.args

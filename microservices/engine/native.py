@@ -59,7 +59,7 @@ def _load() -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         build(name="writeup_native", sources=[str(SOURCE)], build_directory=str(folder),
-              extra_cflags=["-O3"], is_python_module=False, verbose=False)
+              extra_cflags=["-O3", "-fopenmp-simd"], is_python_module=False, verbose=False)
     except Exception as e:  # a compiler or linker error: serve, slower
         log.warning("building the compiled decode step's C++ ops failed; using their Python versions "
                     "(slower): %s", str(e).strip().splitlines()[-1][:300] if str(e).strip() else e)

@@ -12,7 +12,7 @@ from microservices.engine.model import Segments, Step
 
 pytestmark = pytest.mark.skipif(bool(native.missing_tools()) or not native.load(),
                                 reason="the C++ ops need g++ and ninja (scripts/setup installs both)")
-SLOTS, CONTEXT = 6, 96
+SLOTS, CONTEXT = 6, 320  # rows from 256 keys on take SDPA, shorter ones the loops
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +36,15 @@ def test_fp16_linear_is_fbgemms_packed_matmul(llama):
 
 @pytest.mark.parametrize("rows", [1, 3, 6])
 def test_decode_attend_writes_the_cache_and_attends_as_attention_attend(llama, rows):
-    """Rows in different slots at different positions (GQA: the tiny Llama
-    has fewer kv heads than query heads): the same cache contents after and
-    the same outputs as the Python path, which SDPA computes."""
+    """Rows in different slots at different positions, short and long (GQA:
+    the tiny Llama has fewer kv heads than query heads): the same cache
+    contents after and the same outputs as the Python path, which SDPA computes."""
     torch.manual_seed(rows)
     at = llama.layers[1].attention
     a = llama.args
     assert a.n_kv_head < a.n_head
-    slots, pos = list(range(rows)), [int(p) for p in torch.randint(0, CONTEXT - 1, (rows,))]
+    slots, pos = list(range(rows)), [int(p) for p in torch.randint(0, 255, (rows,))]
+    pos[-1] = CONTEXT - 1 - rows  # one long row in every batch
     at.cache.k.normal_(), at.cache.v.normal_()
     q, k, v = torch.randn(rows, a.n_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim)
     seg = Segments(slots, pos, [1] * rows)
@@ -114,3 +115,21 @@ def test_without_the_cpp_ops_the_graph_calls_the_python_ones(tiny_dir, monkeypat
     for got, want in zip(_decode(m, [4, 20, 9]), _decode(eager, [4, 20, 9])):
         torch.testing.assert_close(got, want, atol=3e-4, rtol=1e-4)
     assert graph.counter.labels("ran")._value.get() == 3
+
+
+def test_a_new_context_after_warm_up_decodes_eagerly(tiny_dir, caplog):
+    """The graph guards nothing on the model (a step's guards cost more than
+    its kernels): a rope table of another size would be read out of bounds,
+    so setup_cache with a new context turns the graph off, correctly."""
+    eager, m = (load_model(tiny_dir / "tiny-llama", "cpu") for _ in range(2))
+    for x in (eager, m):
+        x.use_packed_fp16()
+        x.setup_cache(SLOTS, CONTEXT)
+    graph = _warm(m)
+    m.setup_cache(SLOTS, CONTEXT // 2)
+    eager.setup_cache(SLOTS, CONTEXT // 2)
+    assert graph.stale and "the context changed" in caplog.text
+    for got, want in zip(_decode(m, [5, 30]), _decode(eager, [5, 30])):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert graph.counter.labels("ran")._value.get() == 0
+    assert graph.counter.labels("eager")._value.get() == 3
