@@ -1,6 +1,8 @@
 """Half-precision matmuls against fp32, side by side on the embedded model:
-bf16 for prompt chunks (`prefill_dtype`) and fbgemm's prepacked fp16 weights
-for decode rows and short chunks (`fp16_weights`).
+bf16 for prompt chunks (`prefill_dtype`), fbgemm's prepacked fp16 weights
+for decode rows and short chunks (`fp16_weights`), and 4-bit weights for
+decode rows (`int4_weights`; exact for the embedded model's Q4_1 weights,
+so what moves is the bf16 rounding of activations).
 
 Prints, medians over repeats, each variant timed in turn:
   * cold prefill tokens/s of a ~2,000-token draft (256-token chunks);
@@ -27,8 +29,8 @@ import torch
 
 from microservices.engine import adapters
 from microservices.engine.loader import cpu_bf16_matmul, load_model, load_tokenizer
-from microservices.engine.model import Segments
-from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS
+from microservices.engine.model import LoRARows, Segments
+from microservices.server.service import HALF_MIN_ROWS, INT4_MAX_ROWS, PACKED_MAX_ROWS
 
 from . import cli
 
@@ -39,6 +41,8 @@ VARIANTS = {
     "fp32": (lambda m: None, 256),
     "bf16 prefill": (lambda m: m.use_half_prefill(torch.bfloat16, min_rows=HALF_MIN_ROWS), 256),
     "fp16 weights": (lambda m: m.use_packed_fp16(max_rows=PACKED_MAX_ROWS), 32),
+    # as service.build serves decode rows where int4_weights: auto is on (genres unmerged, as served)
+    "int4 weights": (lambda m: (m.use_packed_fp16(max_rows=PACKED_MAX_ROWS), m.use_int4_weights(INT4_MAX_ROWS)), 8),
 }
 
 
@@ -47,11 +51,13 @@ def text() -> str:
 
 
 def prefill(model, ids: torch.Tensor, chunk: int = 256, slot: int = 0) -> torch.Tensor:
-    """Logits of every position, computed a chunk at a time into `slot`."""
+    """Logits of every position, computed a chunk at a time into `slot`
+    (through the model's one installed adapter, if it has one)."""
     out = []
     for start in range(0, len(ids), chunk):
         piece = ids[start:start + chunk]
-        out.append(model(piece, Segments([slot], [start], [len(piece)])))
+        lora = LoRARows([1] * len(piece), 1, "cpu", torch.float32) if getattr(model, "unmerged", False) else None
+        out.append(model(piece, Segments([slot], [start], [len(piece)]), lora))
     return torch.cat(out)
 
 
@@ -61,7 +67,10 @@ def perplexity(logits: torch.Tensor, ids: torch.Tensor) -> float:
 
 def model_for(variant: str, adapter: Path | None, slots: int, max_seq: int):
     m = load_model(FOLDER, "cpu")
-    if adapter is not None:
+    if adapter is not None and variant == "int4 weights":  # LoRA over the 4-bit base, as served
+        adapters.install(m, [adapter])
+        m.unmerged = True
+    elif adapter is not None:
         adapters.merge(m, adapter)
     VARIANTS[variant][0](m)
     m.setup_cache(slots, max_seq)

@@ -79,6 +79,11 @@ class Model(Strict):
     # fbgemm (half the bytes a step streams from memory; activations stay fp32):
     # auto = on for float32 models on x86 CPUs; see loader.fp16_weights.
     fp16_weights: Literal["auto", "on", "off"] = "auto"
+    # Decode rows read 4-bit copies of the weights (a quarter of fp32's bytes;
+    # activations round to bf16): auto = on x86 CPUs with AVX-512, for the
+    # linears whose weights are 4-bit already (the embedded model's Q4_1), so
+    # nothing moves but rounding; on = every linear (lossy); see engine/int4.py.
+    int4_weights: Literal["auto", "on", "off"] = "auto"
     # Decode-only steps run one compiled graph (torch.compile; microservices/
     # engine/compiled.py): auto = on for CPU devices with a C++ compiler.
     # Costs a minute of compiling at the first start (cached on disk after).

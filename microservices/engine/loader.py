@@ -111,6 +111,17 @@ def fp16_weights(setting: str, device: torch.device, model_dtype: torch.dtype) -
     return setting != "off" and available and model_dtype == torch.float32
 
 
+def int4_weights(setting: str, device: torch.device) -> bool:
+    """Whether decode rows read 4-bit weights (Transformer.use_int4_weights;
+    `auto` then only where they are exact). ATen's int4 kernel runs on the
+    CPU; `auto` asks for AVX-512, where it was measured (benchmarks/long_drafts.py)."""
+    if setting == "on" and device.type != "cpu":
+        raise ValueError(f"int4_weights: on needs a CPU device; this is {device.type}")
+    if setting == "auto":
+        return device.type == "cpu" and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return setting == "on"
+
+
 def compile_decode(setting: str, device: torch.device) -> bool:
     """Whether decode-only steps run a compiled graph (Transformer.compile_decode).
     `auto` compiles on the CPU, where eager dispatch costs a decode step most

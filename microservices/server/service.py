@@ -13,12 +13,14 @@ from contract.registry import Limits, Model, Registry
 from .. import weights
 from ..engine import adapters
 from ..engine.engine import Engine
-from ..engine.loader import compile_decode, fp16_weights, half_prefill_dtype, load_model, load_tokenizer
+from ..engine.loader import compile_decode, fp16_weights, half_prefill_dtype, int4_weights, load_model, load_tokenizer
 from ..engine.metrics import EngineMetrics
 
 # Rows from which a matmul is a prompt chunk's (bf16 where that pays), and below
 # which fbgemm's fp16 weights beat fp32 on this CPU: benchmarks/half_prefill.py.
 HALF_MIN_ROWS, PACKED_MAX_ROWS = 64, 256
+# Below this many rows, int4 weights beat fbgemm's fp16 (measured: parity at 16)
+INT4_MAX_ROWS = 16
 
 log = logging.getLogger("writeup.service")
 
@@ -65,6 +67,9 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         model.use_half_prefill(half, min_rows=HALF_MIN_ROWS)
     if fp16_weights(base.fp16_weights, device, dtype):
         model.use_packed_fp16(max_rows=HALF_MIN_ROWS if half is not None else PACKED_MAX_ROWS)
+    if int4_weights(base.int4_weights, device):
+        n = model.use_int4_weights(max_rows=INT4_MAX_ROWS, exact_only=base.int4_weights == "auto")
+        log.info("instance %s: %d linears decode with 4-bit weights", inst.id, n)
     if compile_decode(base.compile_decode, device):
         model.compile_decode()  # traced and built on the engine thread before it serves
     lim = base.limits

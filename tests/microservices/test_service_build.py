@@ -4,11 +4,12 @@ import pytest
 import torch
 
 from contract.registry import parse
-from microservices.engine import loader
+from microservices.engine import int4, loader
+from microservices.engine.model import Linear
 from microservices.engine.loader import cpu_bf16_matmul, fp16_weights, half_prefill_dtype
 from microservices.engine.compiled import compiler_available
 from microservices.server.app import create_app
-from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS, build
+from microservices.server.service import HALF_MIN_ROWS, INT4_MAX_ROWS, PACKED_MAX_ROWS, build
 from tests.support.tiny_models import tiny_registry_data
 
 FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
@@ -65,6 +66,18 @@ def test_bf16_prefill_copies_every_linear_and_hands_short_chunks_to_the_packed_w
                for lin in linears)
     assert all(lin.packed_rows == HALF_MIN_ROWS for lin in linears if FBGEMM)  # below it, fp16 weights
     assert _build(tiny_dir).engine.model.output.half is None  # (the tiny registry asks for float32)
+
+
+def test_int4_weights_auto_takes_only_4bit_weights_and_on_takes_all(tiny_dir):
+    """The tiny models' weights are random, not 4-bit: auto leaves them be
+    (where it is on at all), on quantizes every linear the kernel fits."""
+    assert all(m.int4 is None for m in _build(tiny_dir, int4_weights="auto").engine.model.modules()
+               if isinstance(m, Linear))
+    assert all(m.int4 is None for m in _build(tiny_dir, int4_weights="off").engine.model.modules()
+               if isinstance(m, Linear))
+    model = _build(tiny_dir, int4_weights="on").engine.model
+    fit = [m for m in model.modules() if isinstance(m, Linear) and int4.eligible(m.weight)]
+    assert fit and all(m.int4 is not None and m.int4_rows == INT4_MAX_ROWS for m in fit)
 
 
 def test_cpu_bf16_matmul_reads_the_cpu_flags():
