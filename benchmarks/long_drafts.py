@@ -1,7 +1,8 @@
 """Long drafts, as writers have them: this engine (fp32 weights; the
 fbgemm fp16 weights `fp16_weights: auto` serves with on x86; those with the
-compiled decode step `compile_decode: auto` adds; and those with the bf16
-prompt chunks `prefill_dtype: auto` adds on CPUs with native bf16 matmuls)
+compiled decode step `compile_decode: auto` adds; those with the bf16
+prompt chunks `prefill_dtype: auto` adds on CPUs with native bf16 matmuls;
+and the 4-bit decode weights `int4_weights: auto` adds on AVX-512 CPUs)
 against an earlier revision, side by side in one run, each variant in a
 fresh process, repeats interleaved.
 
@@ -40,10 +41,12 @@ WORDS = ("the harbour town woke slowly while fishermen mended their nets along q
          "folded it into her coat pocket before walking down to water where boats rocked against tide").split()
 
 
-# this tree's variants -> worker flags; the last is what service.build serves
-# with on a CPU with native bf16 matmuls, the one before it on one without
+# this tree's variants -> worker flags; each adds to the one before it, and
+# the last is what service.build serves with on an AVX-512 CPU with bf16
+# dot products (the others are what it serves with on lesser x86 CPUs)
 VARIANTS = {"fp32": [], "fp16 weights": ["--fp16-weights"], "fp16 + compiled": ["--fp16-weights", "--compiled"],
-            "+ bf16 prefill": ["--fp16-weights", "--compiled", "--bf16-prefill"]}
+            "+ bf16 prefill": ["--fp16-weights", "--compiled", "--bf16-prefill"],
+            "+ int4 weights": ["--fp16-weights", "--compiled", "--bf16-prefill", "--int4-weights"]}
 
 
 def draft(words: int, seed: int) -> str:
@@ -59,7 +62,8 @@ def draft(words: int, seed: int) -> str:
     return " ".join(out + [" ".join(sentence)])
 
 
-def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = False, bf16_prefill: bool = False) -> dict:
+def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = False, bf16_prefill: bool = False,
+           int4_weights: bool = False) -> dict:
     """Runs in its own process with `src` first on sys.path."""
     sys.path.insert(0, src)
     import torch
@@ -87,6 +91,10 @@ def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = 
         from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS
 
         model.use_packed_fp16(max_rows=HALF_MIN_ROWS if bf16_prefill else PACKED_MAX_ROWS)
+    if int4_weights:  # as service.build sets it up on AVX-512 CPUs (int4_weights: auto; exact for this model)
+        from microservices.server.service import INT4_MAX_ROWS
+
+        model.use_int4_weights(INT4_MAX_ROWS)
     if compiled:
         model.compile_decode()
     engine = eng.Engine(model, tok, **kw)
@@ -189,11 +197,13 @@ def main():
     ap.add_argument("--fp16-weights", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--bf16-prefill", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--int4-weights", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--variants", help="comma-separated names of this tree's variants to run (default: all): "
                     + ", ".join(VARIANTS))
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights, args.compiled, args.bf16_prefill)))
+        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights, args.compiled, args.bf16_prefill,
+                                args.int4_weights)))
         return
     variants = {} if args.baseline == "none" else {f"baseline {args.baseline}": (unpack(args.baseline), [])}
     chosen = args.variants.split(",") if args.variants else list(VARIANTS)
