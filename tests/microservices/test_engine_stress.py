@@ -30,6 +30,7 @@ from microservices.engine.engine import Engine, Request
 from microservices.engine.loader import load_model, load_tokenizer
 from contract.sampling_params import SamplingParams
 from tests.microservices.test_adapters import TARGETS, make_adapter
+from tests.microservices.test_int4 import _to_4bit
 
 WORDS = ("the harbour town woke slowly while fishermen mended nets along quay gulls argued over scraps and "
          "baker's boy ran between houses with basket of warm loaves storm came from north letter said nothing "
@@ -62,14 +63,18 @@ def built(tiny_dir, tmp_path_factory):
         a1 = make_adapter(base, tmp_path_factory.mktemp("adapter"), 1, 4, TARGETS[arch])
         tok = load_tokenizer(base)
         poison_ids = set(tok(" " + POISON, add_special_tokens=False)["input_ids"])
-        for weights in ("fp32", "fp16", "compiled"):
+        for weights in ("fp32", "fp16", "compiled", "int4"):
             models = []
             for i in range(2):
                 m = load_model(base, "cpu")
+                if weights == "int4":  # weights 4-bit already, as the embedded model's, read 4-bit by every
+                    _to_4bit(m)        # matmul (so a row's rounding never depends on its batch)
                 adapters.install(m, [a1])
                 if weights != "fp32":  # the packed weights decode rows and short chunks read on x86
                     m.use_packed_fp16(max_rows=32)
-                if weights == "compiled" and i == 0:  # decode-only steps through the compiled graph; the reference eager
+                if weights == "int4":
+                    m.use_int4_weights(max_rows=1 << 30)
+                if weights in ("compiled", "int4") and i == 0:  # decode-only steps through the compiled graph; the reference eager
                     m.compile_decode()
                 models.append(m)
             out[arch, weights] = (models, tok, poison_ids)
@@ -175,7 +180,7 @@ def _texts(events, n):
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 @pytest.mark.parametrize("weights,seed", [("fp32", s) for s in range(6)] + [("fp16", s) for s in (6, 7)]
-                         + [("compiled", s) for s in (8, 9)])
+                         + [("compiled", s) for s in (8, 9)] + [("int4", s) for s in (12, 14)])
 def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
     (model, ref_model), tok, poison_ids = built[arch, weights]
     for m in (model, ref_model):
@@ -217,6 +222,6 @@ def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
                 assert _texts(evs, req.n) == _alone(reference, req), (rid, req.params, dones[0].usage)
                 checked += 1
         assert checked >= 3  # the schedule really compared requests
-        if weights == "compiled":  # and its decode steps really ran compiled
+        if weights in ("compiled", "int4"):  # and its decode steps really ran compiled
             ran = engine.metrics.compiled.labels("ran")._value.get()
             assert ran > 20 and engine.metrics.compiled.labels("eager")._value.get() == 0
