@@ -6,7 +6,7 @@ rebuilding when the source or torch changes; processes that start together
 wait on its lock rather than build twice. When anything is missing (no
 compiler, no ninja, a build error), `load()` says why once and returns
 False: the graph then calls the same ops' Python versions (compiled.py),
-slower, never wrong.
+slower, never wrong. `WRITEUP_NATIVE_OPS=0` asks for the Python versions.
 """
 from __future__ import annotations
 
@@ -53,15 +53,19 @@ def _load() -> bool:
         log.warning("the compiled decode step's C++ ops need %s: using their Python versions (slower)",
                     " and ".join(missing))
         return False
-    from torch.utils.cpp_extension import load as build
+    return build(build_dir())
 
-    folder = build_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        build(name="writeup_native", sources=[str(SOURCE)], build_directory=str(folder),
+
+def build(folder: Path) -> bool:
+    """Build (or find built) and load the ops from `folder`; False, logged, if that fails."""
+    from torch.utils.cpp_extension import load
+
+    try:  # (a read-only home, a compiler or linker error: serve, slower)
+        folder.mkdir(parents=True, exist_ok=True)
+        load(name="writeup_native", sources=[str(SOURCE)], build_directory=str(folder),
               extra_cflags=["-O3", "-fopenmp-simd"], is_python_module=False, verbose=False)
-    except Exception as e:  # a compiler or linker error: serve, slower
-        log.warning("building the compiled decode step's C++ ops failed; using their Python versions "
-                    "(slower): %s", str(e).strip().splitlines()[-1][:300] if str(e).strip() else e)
+    except Exception as e:  # noqa: BLE001
+        log.warning("building the compiled decode step's C++ ops in %s failed; using their Python versions "
+                    "(slower): %s", folder, str(e).strip().splitlines()[-1][:300] if str(e).strip() else e)
         return False
     return True

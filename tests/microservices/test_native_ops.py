@@ -133,3 +133,10 @@ def test_a_new_context_after_warm_up_decodes_eagerly(tiny_dir, caplog):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     assert graph.counter.labels("ran")._value.get() == 0
     assert graph.counter.labels("eager")._value.get() == 3
+
+
+def test_a_build_that_cannot_happen_is_logged_and_refused(tmp_path, caplog):
+    """(A read-only home under systemd, say): the caller serves the Python ops."""
+    (tmp_path / "a-file").write_text("")
+    assert native.build(tmp_path / "a-file" / "ext") is False
+    assert "building the compiled decode step's C++ ops in" in caplog.text
