@@ -41,15 +41,18 @@ def eligible(w: Tensor, group: int = GROUP) -> bool:
     return w.dim() == 2 and w.shape[1] % group == 0 and w.shape[0] % 8 == 0 and w.device.type == "cpu"
 
 
-def is_exact(w: Tensor, group: int = GROUP) -> bool:
+Codes = tuple[Tensor, Tensor, Tensor]  # what quantize returns: pass it on rather than quantize twice
+
+
+def is_exact(w: Tensor, codes: Codes | None = None, group: int = GROUP) -> bool:
     """Whether `w` is already 4-bit in groups (dequantized Q4_1): requantized, nothing moves."""
-    q, scale, lo = quantize(w, group)
+    q, scale, lo = codes or quantize(w, group)
     return bool((dequantize(q, scale, lo, group) - w.float()).abs().max() <= 1e-6 * w.abs().max().clamp(min=1e-30))
 
 
-def pack(w: Tensor, group: int = GROUP) -> tuple[Tensor, Tensor]:
-    """(packed codes, scales_and_zeros [in // group, out, 2] in bf16) for int4_linear."""
-    q, scale, lo = quantize(w, group)
+def pack(w: Tensor, codes: Codes | None = None, group: int = GROUP) -> tuple[Tensor, Tensor]:
+    """(packed codes, scales_and_zeros [in // group, out, 2] in bf16) for `linear`."""
+    q, scale, lo = codes or quantize(w, group)
     # the kernel computes (code - 8) * scale + zero per group
     zero = lo + 8 * scale
     sz = torch.stack([scale.t(), zero.t()], -1).contiguous().to(torch.bfloat16)

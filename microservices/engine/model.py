@@ -378,8 +378,9 @@ class Transformer(nn.Module):
         for m in self.modules():
             if isinstance(m, Linear) and int4.eligible(m.weight):
                 w = m.weight.detach()
-                if not exact_only or int4.is_exact(w):
-                    m.int4, m.int4_rows = int4.pack(w), max_rows
+                codes = int4.quantize(w)
+                if not exact_only or int4.is_exact(w, codes):
+                    m.int4, m.int4_rows = int4.pack(w, codes), max_rows
                     n += 1
         return n
 
