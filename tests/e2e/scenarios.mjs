@@ -559,6 +559,14 @@ export const scenarios = {
     const reader = await openBrowser(env)
     try {
       const { page } = writer
+      // Greedy: a sampled suggestion may hold a line break, which makes two accepted spans (one a paragraph);
+      // this line's greedy one is a single sentence with fp32, fp16 and 4-bit decode weights alike.
+      await page.addInitScript(() =>
+        localStorage.setItem(
+          'writeup:settings',
+          JSON.stringify({ model: 'smollm2', maxTokens: 24, temperature: 0, n: 1, debounceMs: 300, autoSuggest: true }),
+        ),
+      )
       const author = uniqueName('author')
       await signUp(page, author)
       await page.goto('/')
