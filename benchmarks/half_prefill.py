@@ -2,7 +2,8 @@
 bf16 for prompt chunks (`prefill_dtype`), fbgemm's prepacked fp16 weights
 for decode rows and short chunks (`fp16_weights`), and 4-bit weights for
 decode rows (`int4_weights`; exact for the embedded model's Q4_1 weights,
-so what moves is the bf16 rounding of activations).
+so what moves is the bf16 rounding of activations), and a bf16 KV cache
+(`kv_dtype`: keys and values rounded, attention in fp32).
 
 Prints, medians over repeats, each variant timed in turn:
   * cold prefill tokens/s of a ~2,000-token draft (256-token chunks);
@@ -43,6 +44,7 @@ VARIANTS = {
     "fp16 weights": (lambda m: m.use_packed_fp16(max_rows=PACKED_MAX_ROWS), 32),
     # as service.build serves decode rows where int4_weights: auto is on (genres unmerged, as served)
     "int4 weights": (lambda m: (m.use_packed_fp16(max_rows=PACKED_MAX_ROWS), m.use_int4_weights(INT4_MAX_ROWS)), 8),
+    "bf16 KV": (lambda m: m.use_kv_dtype(torch.bfloat16), 256),
 }
 
 

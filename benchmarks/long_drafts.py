@@ -2,9 +2,11 @@
 fbgemm fp16 weights `fp16_weights: auto` serves with on x86; those with the
 compiled decode step `compile_decode: auto` adds; those with the bf16
 prompt chunks `prefill_dtype: auto` adds on CPUs with native bf16 matmuls;
-and the 4-bit decode weights `int4_weights: auto` adds on AVX-512 CPUs)
-against an earlier revision, side by side in one run, each variant in a
-fresh process, repeats interleaved.
+the 4-bit decode weights `int4_weights: auto` adds on AVX-512 CPUs; and the
+bf16 KV cache `kv_dtype: auto` adds with bf16 matmuls) against an earlier
+revision, side by side in one run, each variant in a fresh process, repeats
+interleaved. Each variant is a set of registry settings, applied by
+`service.speed_up` as the server applies them.
 
 For each variant, on the embedded model (context 2,048):
   * cold prefill of a ~2,000-token draft: time to first token and prompt tokens/s;
@@ -41,12 +43,16 @@ WORDS = ("the harbour town woke slowly while fishermen mended their nets along q
          "folded it into her coat pocket before walking down to water where boats rocked against tide").split()
 
 
-# this tree's variants -> worker flags; each adds to the one before it, and
-# the last is what service.build serves with on an AVX-512 CPU with bf16
-# dot products (the others are what it serves with on lesser x86 CPUs)
-VARIANTS = {"fp32": [], "fp16 weights": ["--fp16-weights"], "fp16 + compiled": ["--fp16-weights", "--compiled"],
-            "+ bf16 prefill": ["--fp16-weights", "--compiled", "--bf16-prefill"],
-            "+ int4 weights": ["--fp16-weights", "--compiled", "--bf16-prefill", "--int4-weights"]}
+# this tree's variants -> registry speed settings; each adds to the one before
+# it, and the last is what service.build serves with on an AVX-512 CPU with
+# bf16 matmuls (the others are what it serves with on lesser x86 CPUs)
+PLAIN = {"prefill_dtype": "float32", "fp16_weights": "off", "int4_weights": "off", "kv_dtype": "float32",
+         "compile_decode": "off"}
+VARIANTS = {"fp32": PLAIN}
+for _name, _change in [("fp16 weights", {"fp16_weights": "on"}), ("fp16 + compiled", {"compile_decode": "on"}),
+                       ("+ bf16 prefill", {"prefill_dtype": "bfloat16"}), ("+ int4 weights", {"int4_weights": "auto"}),
+                       ("+ bf16 KV", {"kv_dtype": "bfloat16"})]:
+    VARIANTS[_name] = {**VARIANTS[list(VARIANTS)[-1]], **_change}
 
 
 def draft(words: int, seed: int) -> str:
@@ -62,9 +68,10 @@ def draft(words: int, seed: int) -> str:
     return " ".join(out + [" ".join(sentence)])
 
 
-def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = False, bf16_prefill: bool = False,
-           int4_weights: bool = False) -> dict:
-    """Runs in its own process with `src` first on sys.path."""
+def worker(src: str, threads: int, settings: dict | None = None) -> dict:
+    """Runs in its own process with `src` first on sys.path; `settings`: the
+    registry speed settings this tree's service.speed_up applies (a baseline
+    revision runs as it is)."""
     sys.path.insert(0, src)
     import torch
 
@@ -83,20 +90,12 @@ def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = 
     if "prefix_cache_mb" in eng.Engine.__init__.__code__.co_varnames:
         kw["prefix_cache_mb"] = 512 if params_cls.__name__ == "Params" else 3072
     model = load_model(folder, "cpu")
-    if bf16_prefill:  # as service.build sets it up where the CPU has bf16 matmuls (prefill_dtype: auto)
-        from microservices.server.service import HALF_MIN_ROWS
+    compiled = bool(settings) and settings["compile_decode"] == "on"
+    if settings:
+        from contract.registry import Model
+        from microservices.server.service import speed_up
 
-        model.use_half_prefill(torch.bfloat16, min_rows=HALF_MIN_ROWS)
-    if fp16_weights:  # as service.build sets it up where fbgemm is (fp16_weights: auto)
-        from microservices.server.service import HALF_MIN_ROWS, PACKED_MAX_ROWS
-
-        model.use_packed_fp16(max_rows=HALF_MIN_ROWS if bf16_prefill else PACKED_MAX_ROWS)
-    if int4_weights:  # as service.build sets it up on AVX-512 CPUs (int4_weights: auto; exact for this model)
-        from microservices.server.service import INT4_MAX_ROWS
-
-        model.use_int4_weights(INT4_MAX_ROWS)
-    if compiled:
-        model.compile_decode()
+        speed_up(model, Model(route="b", name="bench", **settings))
     engine = eng.Engine(model, tok, **kw)
     out = {}
     t0 = time.perf_counter()
@@ -137,7 +136,8 @@ def worker(src: str, threads: int, fp16_weights: bool = False, compiled: bool = 
     out["hit_ttft"] = hit["first"]
     new_tokens = hit["usage"]["prompt_tokens"] - hit["usage"]["cached_tokens"]
     a = engine.model.args
-    per_token = 2 * a.n_layer * a.n_kv_head * a.head_dim * 4
+    kv_bytes = getattr(engine.model, "kv_dtype", None) or engine.model.output.weight.dtype
+    per_token = 2 * a.n_layer * a.n_kv_head * a.head_dim * kv_bytes.itemsize
     out["hit_new_kv_bytes"] = new_tokens * per_token
     # the old cache stored a copy of every prompt; the slots compute in place
     out["hit_copied_kv_bytes"] = 0 if new_api else hit["usage"]["cached_tokens"] * per_token * 2
@@ -198,18 +198,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--fp16-weights", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--bf16-prefill", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--int4-weights", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--settings", type=json.loads, help=argparse.SUPPRESS)
     ap.add_argument("--variants", help="comma-separated names of this tree's variants to run (default: all): "
                     + ", ".join(VARIANTS))
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.threads, args.fp16_weights, args.compiled, args.bf16_prefill,
-                                args.int4_weights)))
+        print(json.dumps(worker(args.worker, args.threads, args.settings)))
         return
-    variants = {} if args.baseline == "none" else {f"baseline {args.baseline}": (unpack(args.baseline), [])}
+    variants = {} if args.baseline == "none" else {f"baseline {args.baseline}": (unpack(args.baseline), None)}
     chosen = args.variants.split(",") if args.variants else list(VARIANTS)
     unknown = set(chosen) - set(VARIANTS)
     if unknown:
@@ -217,7 +213,8 @@ def main():
     variants.update({name: (str(ROOT), VARIANTS[name]) for name in chosen})
     runs = {v: [] for v in variants}
     for rep in range(args.repeats):
-        for name, (src, flags) in variants.items():
+        for name, (src, settings) in variants.items():
+            flags = ["--settings", json.dumps(settings)] if settings else []
             p = subprocess.run([sys.executable, "-m", "benchmarks.long_drafts", "--worker", src, *flags,
                                 "--threads", str(args.threads)], cwd=ROOT, capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})

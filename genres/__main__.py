@@ -57,9 +57,9 @@ def _settings(a) -> finetune.Settings:
     steps = a.steps if a.steps is not None else (100_000 if a.minutes else 60)
     kw = dict(genre=a.genre, steps=steps, seed=a.seed, minutes=a.minutes, eval_every=a.eval_every,
               curve_windows=a.curve_windows, anneal=a.anneal, full=a.full, batch_size=a.batch_size, seq_len=a.seq_len,
-              lr=a.lr, rank=a.rank, alpha=a.alpha or 2 * a.rank, save_every=a.save_every, threads=a.threads,
+              lr=a.lr, rank=a.rank, dropout=a.dropout, alpha=a.alpha or 2 * a.rank, save_every=a.save_every, threads=a.threads,
               base=a.base, base_path=a.base_path, corpus_dir=a.corpus_dir, out_dir=a.out,
-              eval_windows=a.eval_windows, eval_len=a.eval_len, warmup=a.warmup,
+              eval_windows=a.eval_windows, eval_len=a.eval_len, warmup=a.warmup, dtype=a.dtype,
               sample_prompt=a.prompt if a.prompt is not None else (genre.prompt if genre else None))
     if a.targets:
         kw["targets"] = tuple(t.strip() for t in a.targets.split(",") if t.strip())
@@ -210,12 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--lr", type=float, default=None, help="default 2e-3 (LoRA) or 5e-5 (full)")
     f.add_argument("--warmup", type=int, default=5)
     f.add_argument("--rank", type=int, default=8)
+    f.add_argument("--dropout", type=float, default=0.05,
+                   help="LoRA dropout in training (0 skips the masks: CPU random numbers cost ~20%% of a bf16 step)")
     f.add_argument("--alpha", type=int, default=None, help="default 2 x rank")
     f.add_argument("--targets", help=f"comma-separated module names (default {','.join(finetune.LLAMA_PROJECTIONS)})")
     f.add_argument("--save-every", type=int, default=10)
     f.add_argument("--eval-windows", type=int, default=64)
     f.add_argument("--eval-len", type=int, default=256)
     f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="training matmuls (weights and optimizer stay fp32); auto: bf16 on AMX, AVX-512 BF16 or CUDA")
     f.add_argument("--prompt", help="prompt for the model card's sample continuation")
     f.add_argument("--no-progress", action="store_true")
     _model_args(f)

@@ -101,6 +101,20 @@ def half_prefill_dtype(setting: str, device: torch.device, model_dtype: torch.dt
     return None if dtype == model_dtype else dtype
 
 
+def kv_cache_dtype(setting: str, device: torch.device, model_dtype: torch.dtype) -> torch.dtype | None:
+    """The KV cache's dtype, or None to keep the model's (Transformer.use_kv_dtype).
+    `auto` halves an fp32 model's cache to bf16 where bf16 attention is
+    native (CUDA; CPUs with AMX or AVX-512 BF16): benchmarks/long_drafts.py
+    measures the decode rate and half_prefill.py the drift. On AVX2, bf16 is
+    emulated, so the cache stays fp32."""
+    if setting == "auto":
+        if model_dtype != torch.float32:
+            return None
+        return torch.bfloat16 if device.type == "cuda" or cpu_bf16_matmul() else None
+    dtype = DTYPES[setting]
+    return None if dtype == model_dtype else dtype
+
+
 def fp16_weights(setting: str, device: torch.device, model_dtype: torch.dtype) -> bool:
     """Whether decode rows and short chunks read fbgemm-prepacked fp16
     weights (Transformer.use_packed_fp16). fbgemm ships in torch's x86 CPU

@@ -77,8 +77,9 @@ class KVCache(nn.Module):
 
     def update(self, slot: Tensor, pos: Tensor, k: Tensor, v: Tensor) -> None:
         # slot, pos [N]: where each packed token goes; k, v [N, kv_heads, head_dim]
-        self.k[slot, :, pos] = k
-        self.v[slot, :, pos] = v
+        # (rounded when the cache is kept in half precision: Transformer.kv_dtype)
+        self.k[slot, :, pos] = k.to(self.k.dtype)
+        self.v[slot, :, pos] = v.to(self.v.dtype)
 
     def copy_range(self, src: int, dst: int, start: int, end: int) -> None:
         self.k[dst, :, start:end] = self.k[src, :, start:end]
@@ -270,15 +271,19 @@ class Attention(nn.Module):
         """Write the new keys and values into the cache, attend each row over
         its own slot: [N, heads * head_dim]."""
         a, seg = self.a, step.seg
-        n = q.shape[0]
+        n, dtype = q.shape[0], q.dtype
         self.cache.update(step.slot, step.pos, k, v)
+        # A half-precision cache (Transformer.use_kv_dtype) is read back in the
+        # model's dtype: attention itself runs as with a full one, so rounding
+        # is the only change, and every path computes the same thing.
         q = q.transpose(0, 1)  # [heads, N, head_dim]
         gqa = a.n_kv_head != a.n_head
         out = []
         b = seg.batched
         if b:
             span = seg.batched_mask.shape[-1]
-            keys, vals = self.cache.k[seg.batched_slots, :, :span], self.cache.v[seg.batched_slots, :, :span]
+            keys = self.cache.k[seg.batched_slots, :, :span].to(dtype)
+            vals = self.cache.v[seg.batched_slots, :, :span].to(dtype)
             # Past a row's end the cache holds whatever was there (it is never
             # zeroed): masked scores still multiply those values, so clear them.
             keys.masked_fill_(seg.batched_pad, 0)
@@ -288,8 +293,8 @@ class Attention(nn.Module):
         for slot, start, t, off, mask in zip(seg.slots[b:], seg.starts[b:], seg.lengths[b:], seg.offsets[b:], seg.masks[b:]):
             end = start + t
             out.append(F.scaled_dot_product_attention(
-                q[None, :, off:off + t], self.cache.k[slot:slot + 1, :, :end], self.cache.v[slot:slot + 1, :, :end],
-                attn_mask=mask, enable_gqa=gqa)[0])
+                q[None, :, off:off + t], self.cache.k[slot:slot + 1, :, :end].to(dtype),
+                self.cache.v[slot:slot + 1, :, :end].to(dtype), attn_mask=mask, enable_gqa=gqa)[0])
         y = out[0] if len(out) == 1 else torch.cat(out, 1)
         return y.transpose(0, 1).reshape(n, a.n_head * a.head_dim)
 
@@ -337,6 +342,7 @@ class Transformer(nn.Module):
         self.rope_cache: Tensor | None = None
         self.max_seq = 0
         self.slots = 0
+        self.kv_dtype: torch.dtype | None = None  # the KV cache's dtype (None: the model's), see use_kv_dtype
         self.decode_graph = None  # see compile_decode
 
     def compile_decode(self) -> None:
@@ -346,6 +352,13 @@ class Transformer(nn.Module):
         from .compiled import DecodeGraph
 
         self.decode_graph = DecodeGraph(self)
+
+    def use_kv_dtype(self, dtype: torch.dtype | None) -> None:
+        """Keep keys and values in `dtype` (bf16: half of fp32's bytes) from
+        the next setup_cache on. A long draft's decode step reads its whole KV
+        (1,900 tokens: 87 MB in fp32), and the prefix cache's budget holds
+        twice the text. Attention reads it back in the model's dtype."""
+        self.kv_dtype = dtype
 
     def use_half_prefill(self, dtype: torch.dtype = torch.bfloat16, min_rows: int = 64) -> None:
         """Matmuls over at least `min_rows` tokens (prompt chunks) run in
@@ -389,7 +402,7 @@ class Transformer(nn.Module):
         if a.arch == "gpt2":
             max_seq = min(max_seq, a.max_pos)
         self.slots, self.max_seq = slots, max_seq
-        dtype = self.output.weight.dtype
+        dtype = self.kv_dtype or self.output.weight.dtype
         device = self.output.weight.device
         for layer in self.layers:
             layer.attention.cache = KVCache(slots, a.n_kv_head, max_seq, a.head_dim, dtype).to(device)

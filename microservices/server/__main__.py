@@ -26,7 +26,7 @@ def main(argv=None) -> int:
                     help="torch CPU threads (default: torch's choice; env WRITEUP_THREADS)")
     ap.add_argument("--prefix-cache-mb", type=float, default=float(os.environ.get("WRITEUP_PREFIX_CACHE_MB", "3072")),
                     help="memory for parked drafts' KV (whole cache slots: 3072 MB holds 32 drafts of "
-                         "2,048 tokens of SmolLM2 in fp32); 0 disables reuse (env WRITEUP_PREFIX_CACHE_MB)")
+                         "2,048 tokens of SmolLM2 in fp32, 64 with a bf16 KV cache); 0 disables reuse (env WRITEUP_PREFIX_CACHE_MB)")
     args = ap.parse_args(argv)
     # The compiled decode step's kernels (compile_decode): kept across restarts
     # (torch's default is under /tmp, which a service's private /tmp loses).

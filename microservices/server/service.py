@@ -13,8 +13,10 @@ from contract.registry import Limits, Model, Registry
 from .. import weights
 from ..engine import adapters
 from ..engine.engine import Engine
-from ..engine.loader import compile_decode, fp16_weights, half_prefill_dtype, int4_weights, load_model, load_tokenizer
+from ..engine.loader import (compile_decode, fp16_weights, half_prefill_dtype, int4_weights, kv_cache_dtype, load_model,
+                             load_tokenizer)
 from ..engine.metrics import EngineMetrics
+from ..engine.model import Transformer
 
 # Rows from which a matmul is a prompt chunk's (bf16 where that pays), and below
 # which fbgemm's fp16 weights beat fp32 on this CPU: benchmarks/half_prefill.py.
@@ -34,6 +36,27 @@ class Service:
     def limits_for(self, route: str) -> Limits | None:
         m = self.models.get(route)
         return m.limits if m else None
+
+
+def speed_up(model: Transformer, settings: Model, log_as: str = "") -> None:
+    """The registry's speed settings (prefill_dtype, fp16_weights,
+    int4_weights, kv_dtype, compile_decode), each resolved for this device:
+    copies of the weights for the matmuls that pay, the KV cache's dtype
+    (before an Engine sizes the cache), and the compiled decode step (traced
+    on the engine thread when it starts). benchmarks/ set models up here too,
+    so what they measure is what serves."""
+    device, dtype = model.output.weight.device, model.output.weight.dtype
+    half = half_prefill_dtype(settings.prefill_dtype, device, dtype)
+    if half is not None:
+        model.use_half_prefill(half, min_rows=HALF_MIN_ROWS)
+    if fp16_weights(settings.fp16_weights, device, dtype):
+        model.use_packed_fp16(max_rows=HALF_MIN_ROWS if half is not None else PACKED_MAX_ROWS)
+    if int4_weights(settings.int4_weights, device):
+        n = model.use_int4_weights(max_rows=INT4_MAX_ROWS, exact_only=settings.int4_weights == "auto")
+        log.info("instance %s: %d linears decode with 4-bit weights", log_as, n)
+    model.use_kv_dtype(kv_cache_dtype(settings.kv_dtype, device, dtype))
+    if compile_decode(settings.compile_decode, device):
+        model.compile_decode()
 
 
 def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, threads: int | None = None) -> Service:
@@ -60,18 +83,7 @@ def build(reg: Registry, instance_id: str, *, prefix_cache_mb: float = 512, thre
         adapters.install(model, [m.resolve(m.adapter.path) for m in lora])
         index = {m.route: 0 for m in routes if not m.adapter}
         index.update({m.route: i + 1 for i, m in enumerate(lora)})
-    # After any merge: these are copies of the (merged) weights.
-    device, dtype = model.output.weight.device, model.output.weight.dtype
-    half = half_prefill_dtype(base.prefill_dtype, device, dtype)
-    if half is not None:
-        model.use_half_prefill(half, min_rows=HALF_MIN_ROWS)
-    if fp16_weights(base.fp16_weights, device, dtype):
-        model.use_packed_fp16(max_rows=HALF_MIN_ROWS if half is not None else PACKED_MAX_ROWS)
-    if int4_weights(base.int4_weights, device):
-        n = model.use_int4_weights(max_rows=INT4_MAX_ROWS, exact_only=base.int4_weights == "auto")
-        log.info("instance %s: %d linears decode with 4-bit weights", inst.id, n)
-    if compile_decode(base.compile_decode, device):
-        model.compile_decode()  # traced and built on the engine thread before it serves
+    speed_up(model, base, log_as=inst.id)  # after any merge: it copies the (merged) weights
     lim = base.limits
     engine = Engine(model, tok, routes=index, n_adapters=max(index.values()), max_batch=lim.max_batch,
                     max_queue=lim.max_queue, context=lim.context, window_step=lim.window_step,

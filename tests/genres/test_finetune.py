@@ -40,7 +40,7 @@ def tiny(tmp_path_factory) -> Path:
 
 def settings(tiny: Path, name: str, **kw) -> finetune.Settings:
     base = dict(genre="witches", steps=12, seed=3, batch_size=4, seq_len=32, lr=1e-2, warmup=2, rank=4, alpha=8,
-                save_every=4, eval_windows=4, eval_len=32, threads=1, base_path=str(tiny / "model"),
+                save_every=4, eval_windows=4, eval_len=32, threads=1, dtype="float32", base_path=str(tiny / "model"),
                 corpus_dir=str(tiny / "corpus"), out_dir=str(tiny / name / "adapter"), work_dir=str(tiny / name / "work"))
     return finetune.Settings(**{**base, **kw})
 
@@ -100,6 +100,35 @@ def test_resume_refuses_a_checkpoint_from_other_settings(tiny):
     finetune.train(settings(tiny, "other"), stop_after=4, progress=False)
     with pytest.raises(ValueError, match="other settings"):
         finetune.train(settings(tiny, "other", lr=5e-3), resume=True, progress=False)
+
+
+def test_bf16_training_tracks_fp32_and_ships_fp32_loadable_weights(tiny):
+    fp32 = finetune.train(settings(tiny, "fp32-curve"), progress=False)
+    s = settings(tiny, "bf16-curve", dtype="bfloat16")
+    bf16 = finetune.train(s, progress=False)
+    assert bf16.settings["train_dtype"] == "bfloat16" and fp32.settings["train_dtype"] == "float32"
+    # Same batches, same seed: the loss curve follows fp32's to bf16's precision, and learns as much.
+    assert bf16.losses != fp32.losses
+    for a, b in zip(bf16.losses, fp32.losses):
+        assert a == pytest.approx(b, rel=0.03)
+    assert bf16.ppl < bf16.base_ppl and bf16.ppl == pytest.approx(fp32.ppl, rel=0.05)
+    # The LoRA factors stay fp32 in training (autocast), ship as fp16, and serve on fp32 weights.
+    assert all(v.dtype == torch.float16 for v in load_file(Path(s.out_dir) / "adapter_model.safetensors").values())
+    with pytest.raises(ValueError, match="other settings"):  # a resume may not switch precision mid-run
+        finetune.train(settings(tiny, "bf16-curve", dtype="float32", steps=14), resume=True, progress=False)
+
+
+def test_auto_dtype_takes_bf16_only_where_matmuls_are_native(monkeypatch):
+    from microservices.engine import loader
+
+    s = finetune.Settings(genre="x", dtype="auto")
+    monkeypatch.setattr(loader, "cpu_bf16_matmul", lambda: None)  # AVX2: bf16 is emulated, slower than fp32
+    assert finetune.train_dtype(s, torch.device("cpu")) == torch.float32
+    monkeypatch.setattr(loader, "cpu_bf16_matmul", lambda: "amx")
+    assert finetune.train_dtype(s, torch.device("cpu")) == torch.bfloat16
+    assert finetune.train_dtype(finetune.Settings(genre="x", dtype="float32"), torch.device("cpu")) == torch.float32
+    with pytest.raises(ValueError, match="float32, bfloat16 or auto"):
+        finetune.train_dtype(finetune.Settings(genre="x", dtype="fp8"), torch.device("cpu"))
 
 
 def test_batches_depend_only_on_seed_and_step(tiny):

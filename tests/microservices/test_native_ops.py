@@ -15,10 +15,11 @@ pytestmark = pytest.mark.skipif(bool(native.missing_tools()) or not native.load(
 SLOTS, CONTEXT = 6, 320  # rows from 256 keys on take SDPA, shorter ones the loops
 
 
-@pytest.fixture(scope="module")
-def llama(tiny_dir):
+@pytest.fixture(scope="module", params=[None, torch.bfloat16], ids=["fp32-kv", "bf16-kv"])
+def llama(tiny_dir, request):
     m = load_model(tiny_dir / "tiny-llama", "cpu")
     m.use_packed_fp16()
+    m.use_kv_dtype(request.param)
     m.setup_cache(SLOTS, CONTEXT)
     m.compile_decode()  # registers the modules' keys; not traced here
     compiled._register_native_fakes()
@@ -46,6 +47,7 @@ def test_decode_attend_writes_the_cache_and_attends_as_attention_attend(llama, r
     slots, pos = list(range(rows)), [int(p) for p in torch.randint(0, 255, (rows,))]
     pos[-1] = CONTEXT - 1 - rows  # one long row in every batch
     at.cache.k.normal_(), at.cache.v.normal_()
+    assert at.cache.k.dtype == (llama.kv_dtype or torch.float32)
     q, k, v = torch.randn(rows, a.n_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim)
     seg = Segments(slots, pos, [1] * rows)
     step = Step(seg, seg.token_slots(), seg.positions(), None, None)
@@ -54,6 +56,7 @@ def test_decode_attend_writes_the_cache_and_attends_as_attention_attend(llama, r
     after = at.cache.k.clone(), at.cache.v.clone()
     at.cache.k.copy_(saved[0]), at.cache.v.copy_(saved[1])
     got = torch.ops.writeup_native.decode_attend(q, k, v, step.slot, step.pos, at.graph_key)
+    assert got.dtype == want.dtype == torch.float32  # a bf16 cache: fp32 in and out
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     assert torch.equal(at.cache.k, after[0]) and torch.equal(at.cache.v, after[1])
 
@@ -101,6 +104,25 @@ def test_the_graph_follows_the_model_to_new_caches(tiny_dir):
     assert m.layers[0].attention.cache.k is not old
     for got, want in zip(_decode(m, [5, 30]), _decode(eager, [5, 30])):
         torch.testing.assert_close(got, want, atol=3e-4, rtol=1e-4)
+    assert graph.counter.labels("ran")._value.get() == 3
+
+
+def test_a_bf16_kv_cache_decodes_close_to_fp32_and_the_graph_as_eager(tiny_dir):
+    """Half the bytes: keys and values round to bf16, attention sums stay
+    fp32. The compiled graph (C++ ops) reads the same bf16 cache as eager."""
+    fp32, eager, m = (load_model(tiny_dir / "tiny-llama", "cpu") for _ in range(3))
+    for x in (eager, m):
+        x.use_kv_dtype(torch.bfloat16)
+    for x in (fp32, eager, m):
+        x.use_packed_fp16()
+        x.setup_cache(SLOTS, CONTEXT)
+    assert m.layers[0].attention.cache.k.dtype == torch.bfloat16 and m.layers[0].attention.cache.k.element_size() == 2
+    graph = _warm(m)
+    assert graph.native
+    lengths = [5, 30, 270]  # short rows (the loops) and a long one (SDPA)
+    for got, want, full in zip(_decode(m, lengths), _decode(eager, lengths), _decode(fp32, lengths)):
+        torch.testing.assert_close(got, want, atol=3e-4, rtol=1e-4)
+        assert 0 < (got - full).abs().max() < 0.05 * full.abs().max()  # rounded, not lost
     assert graph.counter.labels("ran")._value.get() == 3
 
 

@@ -6,7 +6,7 @@ import torch
 from contract.registry import parse
 from microservices.engine import int4, loader
 from microservices.engine.model import Linear
-from microservices.engine.loader import cpu_bf16_matmul, fp16_weights, half_prefill_dtype
+from microservices.engine.loader import cpu_bf16_matmul, fp16_weights, half_prefill_dtype, kv_cache_dtype
 from microservices.engine.compiled import compiler_available
 from microservices.server.app import create_app
 from microservices.server.service import HALF_MIN_ROWS, INT4_MAX_ROWS, PACKED_MAX_ROWS, build
@@ -24,10 +24,10 @@ def _threads():
     torch.set_num_threads(n)
 
 
-def _build(tiny_dir, threads=None, **model_settings):
+def _build(tiny_dir, threads=None, prefix_cache_mb=1, **model_settings):
     data = tiny_registry_data(tiny_dir)
     data["models"]["tiny-llama"].update(model_settings)
-    return build(parse(data), "tiny-llama-1", prefix_cache_mb=1, threads=threads)
+    return build(parse(data), "tiny-llama-1", prefix_cache_mb=prefix_cache_mb, threads=threads)
 
 
 def test_forwards_run_on_the_engine_thread_only_with_the_threads_asked_for(tiny_dir):
@@ -97,6 +97,26 @@ def test_half_prefill_dtype_decision(monkeypatch, native):
     assert half_prefill_dtype("auto", torch.device("cuda"), fp32) == torch.bfloat16
     assert half_prefill_dtype("float32", cpu, fp32) is None
     assert half_prefill_dtype("bfloat16", cpu, fp32) == torch.bfloat16
+
+
+@pytest.mark.parametrize("native", ["amx", "avx512_bf16", None])
+def test_kv_cache_dtype_decision(monkeypatch, native):
+    monkeypatch.setattr(loader, "cpu_bf16_matmul", lambda: native)
+    cpu, fp32 = torch.device("cpu"), torch.float32
+    assert kv_cache_dtype("auto", cpu, fp32) == (torch.bfloat16 if native else None)
+    assert kv_cache_dtype("auto", cpu, torch.bfloat16) is None  # already half
+    assert kv_cache_dtype("auto", torch.device("cuda"), fp32) == torch.bfloat16
+    assert kv_cache_dtype("float32", cpu, fp32) is None
+    assert kv_cache_dtype("bfloat16", cpu, fp32) == torch.bfloat16
+
+
+def test_a_bf16_kv_cache_holds_twice_the_parked_drafts_in_the_same_budget(tiny_dir):
+    full = _build(tiny_dir, prefix_cache_mb=4).engine
+    half = _build(tiny_dir, kv_dtype="bfloat16", prefix_cache_mb=4).engine
+    k = half.model.layers[0].attention.cache.k
+    assert k.dtype == torch.bfloat16 and full.model.layers[0].attention.cache.k.dtype == torch.float32
+    assert half.slot_bytes * 2 == full.slot_bytes
+    assert half.model.slots - half.max_batch - 1 >= 2 * (full.model.slots - full.max_batch - 1) > 0
 
 
 def test_compile_decode_off_by_default_in_tests_and_on_when_asked(tiny_dir):

@@ -57,10 +57,11 @@ def tiny_registry_data(folder: Path, ports: dict[str, int] | None = None) -> dic
     limits = {"context": 512, "max_new_tokens": 64, "max_n": 4, "max_batch": 8, "max_queue": 16,
               "max_prompt_chars": 4000, "window_step": 64}
     return {
-        # (compiling the decode step costs each process seconds; bf16 prompt chunks, where the CPU
-        # has them, would make greedy text depend on the machine: the tests that check either ask for it)
+        # (compiling the decode step costs each process seconds; bf16 prompt chunks or a bf16 KV
+        # cache, where the CPU has them, would make greedy text depend on the machine: the tests
+        # that check these ask for them)
         "defaults": {"device": "cpu", "dtype": "float32", "compile_decode": "off", "prefill_dtype": "float32",
-                     "limits": limits},
+                     "kv_dtype": "float32", "limits": limits},
         "models": {
             "tiny-gpt2": {"name": "Tiny GPT-2", "genre": "test",
                           "source": {"kind": "local", "path": str(folder / "tiny-gpt2")}},

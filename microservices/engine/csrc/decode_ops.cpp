@@ -55,6 +55,51 @@ at::Tensor fp16_linear(const at::Tensor& x, int64_t key) {
   return lookup(linears, key, "linear")->apply_dynamic(x.contiguous());
 }
 
+// The short rows: a task per (row, query head), plain loops (ATen ops here
+// cost ~1 us each, ~20 a head: more than the arithmetic of a short row).
+// Keys and values are fp32 or bf16 (a half-size cache), read as fp32.
+template <typename T>
+void attend_short_rows(const at::Tensor& q, const at::Tensor& ck, const at::Tensor& cv, const int64_t* sl,
+                       const int64_t* ps, const std::vector<bool>& done, int64_t group, float scale,
+                       at::Tensor& out) {
+  const int64_t n = q.size(0), heads = q.size(1), head_dim = q.size(2);
+  auto qc = q.contiguous();
+  const float* qp = qc.data_ptr<float>();
+  const T* kp = ck.data_ptr<T>();
+  const T* vp = cv.data_ptr<T>();
+  float* op = out.data_ptr<float>();
+  const int64_t s0 = ck.stride(0), s1 = ck.stride(1), s2 = ck.stride(2);
+  at::parallel_for(0, n * heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t task = begin; task < end; task++) {
+      const int64_t i = task / heads, head = task % heads, len = ps[i] + 1;
+      if (done[i]) continue;
+      const int64_t base = sl[i] * s0 + (head / group) * s1;
+      const float* qh = qp + (i * heads + head) * head_dim;
+      scores.resize(len);
+      float top = -INFINITY;
+      for (int64_t j = 0; j < len; j++) {
+        const T* kj = kp + base + j * s2;
+        float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t d = 0; d < head_dim; d++) dot += qh[d] * static_cast<float>(kj[d]);
+        scores[j] = dot * scale;
+        top = std::max(top, scores[j]);
+      }
+      float total = 0.f;
+      for (int64_t j = 0; j < len; j++) total += (scores[j] = std::exp(scores[j] - top));
+      float* oh = op + i * heads * head_dim + head * head_dim;
+      std::fill(oh, oh + head_dim, 0.f);
+      for (int64_t j = 0; j < len; j++) {
+        const T* vj = vp + base + j * s2;
+        const float w = scores[j] / total;
+#pragma omp simd
+        for (int64_t d = 0; d < head_dim; d++) oh[d] += w * static_cast<float>(vj[d]);
+      }
+    }
+  });
+}
+
 // One decode token a row: writes each row's key and value at its position in
 // its slot, then attends its query over that slot's keys 0..pos (no mask, no
 // gather, no copy: a view of the slot). Query heads share kv heads in groups
@@ -78,7 +123,7 @@ at::Tensor decode_attend(const at::Tensor& q, const at::Tensor& k, const at::Ten
   for (int64_t i = 0; i < n; i++) {
     TORCH_CHECK(sl[i] >= 0 && sl[i] < ck.size(0) && ps[i] >= 0 && ps[i] < max_seq,
                 "writeup_native.decode_attend: row ", i, " writes outside the cache");
-    ck.select(0, sl[i]).select(1, ps[i]).copy_(k.select(0, i));
+    ck.select(0, sl[i]).select(1, ps[i]).copy_(k.select(0, i));  // (rounds to a bf16 cache)
     cv.select(0, sl[i]).select(1, ps[i]).copy_(v.select(0, i));
   }
   auto out = at::empty({n, heads * head_dim}, q.options());
@@ -90,52 +135,24 @@ at::Tensor decode_attend(const at::Tensor& q, const at::Tensor& k, const at::Ten
   for (int64_t i = 0; i < n; i++) {
     const int64_t len = ps[i] + 1;
     if (len < kLongRow && n > 1) continue;
-    auto keys = ck.select(0, sl[i]).narrow(1, 0, len).unsqueeze(0);  // [1, kv_heads, len, head_dim]
-    auto vals = cv.select(0, sl[i]).narrow(1, 0, len).unsqueeze(0);
+    // (a bf16 cache under an fp32 model: read as fp32, as every path does,
+    // so a row's output does not depend on the path it took)
+    auto keys = ck.select(0, sl[i]).narrow(1, 0, len).unsqueeze(0).to(q.scalar_type());  // [1, kv_heads, len, head_dim]
+    auto vals = cv.select(0, sl[i]).narrow(1, 0, len).unsqueeze(0).to(q.scalar_type());
     auto qs = q.select(0, i).unsqueeze(0).unsqueeze(2);  // [1, heads, 1, head_dim]
     out.select(0, i).copy_(at::scaled_dot_product_attention(qs, keys, vals, {}, 0.0, false, {}, group > 1)
                                .reshape({heads * head_dim}));
     done[i] = true;
   }
-  if (q.scalar_type() == at::kFloat && ck.scalar_type() == at::kFloat && ck.stride(3) == 1) {
-    // A task per (row, query head): plain loops (ATen ops here cost ~1 us
-    // each, ~20 a head: more than the arithmetic of a short row).
-    auto qc = q.contiguous();
-    const float* qp = qc.data_ptr<float>();
-    const float* kp = ck.data_ptr<float>();
-    const float* vp = cv.data_ptr<float>();
-    float* op = out.data_ptr<float>();
-    const int64_t s0 = ck.stride(0), s1 = ck.stride(1), s2 = ck.stride(2);
-    at::parallel_for(0, n * heads, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores;
-      for (int64_t task = begin; task < end; task++) {
-        const int64_t i = task / heads, head = task % heads, len = ps[i] + 1;
-        if (done[i]) continue;
-        const int64_t base = sl[i] * s0 + (head / group) * s1;
-        const float* qh = qp + (i * heads + head) * head_dim;
-        scores.resize(len);
-        float top = -INFINITY;
-        for (int64_t j = 0; j < len; j++) {
-          const float* kj = kp + base + j * s2;
-          float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-          for (int64_t d = 0; d < head_dim; d++) dot += qh[d] * kj[d];
-          scores[j] = dot * scale;
-          top = std::max(top, scores[j]);
-        }
-        float total = 0.f;
-        for (int64_t j = 0; j < len; j++) total += (scores[j] = std::exp(scores[j] - top));
-        float* oh = op + i * heads * head_dim + head * head_dim;
-        std::fill(oh, oh + head_dim, 0.f);
-        for (int64_t j = 0; j < len; j++) {
-          const float* vj = vp + base + j * s2;
-          const float w = scores[j] / total;
-#pragma omp simd
-          for (int64_t d = 0; d < head_dim; d++) oh[d] += w * vj[d];
-        }
-      }
-    });
-    return out;
+  if (q.scalar_type() == at::kFloat && ck.stride(3) == 1) {
+    if (ck.scalar_type() == at::kFloat) {
+      attend_short_rows<float>(q, ck, cv, sl, ps, done, group, scale, out);
+      return out;
+    }
+    if (ck.scalar_type() == at::kBFloat16) {  // a bf16 KV cache under an fp32 model
+      attend_short_rows<at::BFloat16>(q, ck, cv, sl, ps, done, group, scale, out);
+      return out;
+    }
   }
   // Other dtypes (bf16 models): a task per (row, kv head), with ATen's ops.
   const double dscale = scale;
@@ -145,7 +162,7 @@ at::Tensor decode_attend(const at::Tensor& q, const at::Tensor& k, const at::Ten
       if (done[i]) continue;
       auto keys = ck.select(0, sl[i]).select(0, h).narrow(0, 0, len);  // [len, head_dim]
       auto vals = cv.select(0, sl[i]).select(0, h).narrow(0, 0, len);
-      auto qs = q.select(0, i).narrow(0, h * group, group);  // [group, head_dim]
+      auto qs = q.select(0, i).narrow(0, h * group, group).to(keys.scalar_type());  // [group, head_dim]
       auto scores = at::mm(qs, keys.t()).mul_(dscale);  // [group, len]
       auto probs = at::softmax(scores, -1, at::kFloat).to(vals.scalar_type());
       out.select(0, i).narrow(0, h * group * head_dim, group * head_dim).view({group, head_dim})
