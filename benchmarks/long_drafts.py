@@ -2,8 +2,8 @@
 fbgemm fp16 weights `fp16_weights: auto` serves with on x86; those with the
 compiled decode step `compile_decode: auto` adds; those with the bf16
 prompt chunks `prefill_dtype: auto` adds on CPUs with native bf16 matmuls;
-the 4-bit decode weights `int4_weights: auto` adds on AVX-512 CPUs; and the
-bf16 KV cache `kv_dtype: auto` adds with bf16 matmuls) against an earlier
+the 4-bit decode weights `int4_weights: auto` adds on AVX-512 CPUs; and a
+bf16 KV cache, `kv_dtype: bfloat16`, which auto does not take) against an earlier
 revision, side by side in one run, each variant in a fresh process, repeats
 interleaved. Each variant is a set of registry settings, applied by
 `service.speed_up` as the server applies them.
@@ -44,8 +44,9 @@ WORDS = ("the harbour town woke slowly while fishermen mended their nets along q
 
 
 # this tree's variants -> registry speed settings; each adds to the one before
-# it, and the last is what service.build serves with on an AVX-512 CPU with
-# bf16 matmuls (the others are what it serves with on lesser x86 CPUs)
+# it; "+ int4 weights" is what service.build serves with on an AVX-512 CPU
+# with bf16 matmuls (the ones before, what it serves with on lesser x86
+# CPUs), "+ bf16 KV" what kv_dtype: bfloat16 adds to that
 PLAIN = {"prefill_dtype": "float32", "fp16_weights": "off", "int4_weights": "off", "kv_dtype": "float32",
          "compile_decode": "off"}
 VARIANTS = {"fp32": PLAIN}

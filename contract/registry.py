@@ -75,10 +75,9 @@ class Model(Strict):
     # Prompt chunks' matmuls: auto = bfloat16 where it pays (a CUDA device, or a
     # CPU with AMX or AVX-512 BF16), else the model's dtype; see loader.half_prefill_dtype.
     prefill_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    # Keys and values in the KV cache: auto = bfloat16 for float32 models where
-    # bf16 attention is native (as prefill_dtype), else the model's dtype. Half
-    # the bytes a long draft's decode step reads, twice the drafts the prefix
-    # cache holds; see loader.kv_cache_dtype.
+    # Keys and values in the KV cache: bfloat16 holds twice the drafts in the
+    # prefix cache's budget at the same decode speed (attention reads them back
+    # in fp32); auto = the model's dtype; see loader.kv_cache_dtype.
     kv_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # Decode rows and short chunks read fp16 copies of the weights prepacked for
     # fbgemm (half the bytes a step streams from memory; activations stay fp32):
