@@ -137,8 +137,8 @@ def worker(src: str, threads: int, settings: dict | None = None) -> dict:
     out["hit_ttft"] = hit["first"]
     new_tokens = hit["usage"]["prompt_tokens"] - hit["usage"]["cached_tokens"]
     a = engine.model.args
-    kv_bytes = getattr(engine.model, "kv_dtype", None) or engine.model.output.weight.dtype
-    per_token = 2 * a.n_layer * a.n_kv_head * a.head_dim * kv_bytes.itemsize
+    kv_dtype = getattr(engine.model, "cache_dtype", engine.model.output.weight.dtype)  # (older revisions: the model's)
+    per_token = 2 * a.n_layer * a.n_kv_head * a.head_dim * kv_dtype.itemsize
     out["hit_new_kv_bytes"] = new_tokens * per_token
     # the old cache stored a copy of every prompt; the slots compute in place
     out["hit_copied_kv_bytes"] = 0 if new_api else hit["usage"]["cached_tokens"] * per_token * 2

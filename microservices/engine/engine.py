@@ -117,8 +117,7 @@ class Engine:
         # pays for, and one spare for health probes so a full batch never blocks them.
         a = model.args
         context = min(context, a.max_pos) if a.arch == "gpt2" else context
-        kv_bytes = (model.kv_dtype or model.output.weight.dtype).itemsize
-        slot_bytes = 2 * a.n_layer * a.n_kv_head * context * a.head_dim * kv_bytes
+        slot_bytes = 2 * a.n_layer * a.n_kv_head * context * a.head_dim * model.cache_dtype.itemsize
         parked = int(prefix_cache_mb * 2**20 // slot_bytes)
         self.slot_bytes = slot_bytes
         model.setup_cache(max_batch + parked + 1, context)

@@ -353,6 +353,11 @@ class Transformer(nn.Module):
 
         self.decode_graph = DecodeGraph(self)
 
+    @property
+    def cache_dtype(self) -> torch.dtype:
+        """What setup_cache allocates keys and values in."""
+        return self.kv_dtype or self.output.weight.dtype
+
     def use_kv_dtype(self, dtype: torch.dtype | None) -> None:
         """Keep keys and values in `dtype` (bf16: half of fp32's bytes) from
         the next setup_cache on. A long draft's decode step reads its whole KV
@@ -402,7 +407,7 @@ class Transformer(nn.Module):
         if a.arch == "gpt2":
             max_seq = min(max_seq, a.max_pos)
         self.slots, self.max_seq = slots, max_seq
-        dtype = self.kv_dtype or self.output.weight.dtype
+        dtype = self.cache_dtype
         device = self.output.weight.device
         for layer in self.layers:
             layer.attention.cache = KVCache(slots, a.n_kv_head, max_seq, a.head_dim, dtype).to(device)
