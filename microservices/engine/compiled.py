@@ -110,7 +110,7 @@ def _register_native_fakes() -> None:
         return x.new_empty(x.shape[0], _module(key).out_features)
 
     @torch.library.register_fake("writeup_native::decode_attend")
-    def _(q: Tensor, k: Tensor, v: Tensor, slots: Tensor, pos: Tensor, key: int) -> Tensor:
+    def _(q: Tensor, k: Tensor, v: Tensor, slots: Tensor, pos: Tensor, share: Tensor, key: int) -> Tensor:
         return q.new_empty(q.shape[0], q.shape[1] * q.shape[2])
     _native_fakes_registered = True
 
@@ -178,7 +178,7 @@ class DecodeGraph:
             elif isinstance(m, Attention) and m.cache is not None:
                 torch.ops.writeup_native.set_cache(m.graph_key, m.cache.k, m.cache.v)
 
-    def _forward(self, tokens: Tensor, pos: Tensor, slots: Tensor, onehot: Tensor | None) -> Tensor:
+    def _forward(self, tokens: Tensor, pos: Tensor, slots: Tensor, share: Tensor, onehot: Tensor | None) -> Tensor:
         m = self.model
         lora = DenseLoRA(onehot) if onehot is not None else None
         x = m.tok_embeddings(tokens)
@@ -191,7 +191,7 @@ class DecodeGraph:
             at = layer.attention
             q, k, v = at.project(layer.attention_norm(x), rope, lora)
             if self.native:
-                y = torch.ops.writeup_native.decode_attend(q, k, v, slots, pos, at.graph_key)
+                y = torch.ops.writeup_native.decode_attend(q, k, v, slots, pos, share, at.graph_key)
             else:
                 y = torch.ops.writeup.attend(q, k, v, at.graph_key)
             x = x + at.wo(y, lora)
@@ -213,15 +213,15 @@ class DecodeGraph:
                 # traced as unbacked (no guard on its value, not even 0 or
                 # 1, which are otherwise specialized), and tied to nothing
                 # else (such as the rope table's last dimension, also 2).
-                for t in (tokens, pos, step.slot) if onehot is None else (tokens, pos, step.slot, onehot):
+                for t in (tokens, pos, step.slot, step.share) if onehot is None else (tokens, pos, step.slot, step.share, onehot):
                     torch._dynamo.decorators.mark_unbacked(t, 0)
                 if self.model.rope_cache is not None:
                     torch._dynamo.mark_static(self.model.rope_cache)
                 if onehot is not None:
                     torch._dynamo.mark_static(onehot, 1)
-                return self.fn(tokens, pos, step.slot, onehot)
+                return self.fn(tokens, pos, step.slot, step.share, onehot)
             with torch.compiler.set_stance("fail_on_recompile"):
-                logits = self.fn(tokens, pos, step.slot, onehot)
+                logits = self.fn(tokens, pos, step.slot, step.share, onehot)
             self._count("ran")
             return logits
         except (torch._dynamo.exc.RecompileError, RuntimeError) as e:

@@ -9,7 +9,10 @@ Each loop iteration (the scheduler's turn, then the model runner's):
      the next prompt chunk of admitted requests (a long document a chunk at
      a time, so it never freezes other streams), and send each new token the
      moment it is sampled. A prewarm (prefill only, for a writer's opened
-     draft) runs only when no sequence is decoding: it never delays a stream.
+     draft) runs at low priority: never beside a request's own prefill, and
+     beside decoding streams only a small chunk a step (prewarm_busy_tokens).
+A request's alternatives share a long prompt's slot (share_prompt_from): no
+copies, and each decode step reads the prompt once for all of them.
 
 No request can fail another: a forward that raises is retried row by row,
 and only the request whose row fails is ended with an error.
@@ -68,6 +71,9 @@ class Request:
     pos: int = 0  # prompt tokens already in the cache (during prefill)
     slots: list[Slot] = field(default_factory=list)  # one per alternative; slots[0] is prefilled
     alt_hits: list[int] = field(default_factory=list)  # tokens the other alternatives' slots already hold
+    shared: bool = False  # the alternatives read the prompt from slots[0] (Engine.share_prompt_from)
+    live: int = 0  # its sequences still running
+    kept: torch.Tensor | None = None  # what slots[0] holds once its sequence ended (parked when all have)
 
     @property
     def n(self) -> int:
@@ -102,7 +108,7 @@ class Engine:
                  reserve_tokens: int = 200, prefill_chunk: int = 256, prefill_tokens: int = 512,
                  max_staged: int = 4, prefix_cache_mb: float = 512, writer_max_seqs: int | None = None,
                  writer_max_queue: int = 8, cache_per_writer: int = 4, max_prewarms: int = 16,
-                 metrics: EngineMetrics | None = None, threads: int | None = None):
+                 share_prompt_from: int = 256, prewarm_busy_tokens: int = 128, metrics: EngineMetrics | None = None, threads: int | None = None):
         self.model, self.tokenizer = model, tokenizer
         self.threads = threads  # torch CPU threads for the engine thread
         self.routes = routes  # route -> adapter index (0 = base)
@@ -111,6 +117,16 @@ class Engine:
         self.writer_max_seqs = writer_max_seqs or max(4, max_batch // 4)
         self.writer_max_queue, self.max_prewarms = writer_max_queue, max_prewarms
         self.window_step, self.prefill_chunk = window_step, prefill_chunk
+        # A request's alternatives read a prompt of at least this many tokens
+        # from one slot instead of each holding a copy: no copy before the
+        # first token, and a decode step reads a long draft once for all of
+        # them (model.attend_siblings). Shorter prompts are copied, as cheap.
+        self.share_prompt_from = share_prompt_from
+        # A prewarm's tokens a forward may carry beside decoding streams (none
+        # beside a request's own prefill): a long draft opened under load is
+        # computed by the time its writer pauses, for a bounded cost to the
+        # others' steps; 0 = prewarms wait until nobody decodes.
+        self.prewarm_busy_tokens = prewarm_busy_tokens
         self.prefill_tokens = max(prefill_tokens, prefill_chunk)  # new tokens per forward
         self.device = model.output.weight.device
         # Slots: enough for a full batch plus the parked ones the cache budget
@@ -305,7 +321,8 @@ class Engine:
                 self._end(pw, "dropped")
             if not self._take_slots(req):  # cannot happen: there are max_batch slots beyond the parked ones
                 self._error(req, "busy", "The model is serving as many requests as it can; retry in a moment.")
-        if self.prewarms and not len(self.waiting) and not self.staged and not self.running:
+        if (self.prewarms and not len(self.waiting) and not any(r.prewarm for r in self.staged)
+                and len(self.staged) < self.max_staged and (self.prewarm_busy_tokens or not (self.staged or self.running))):
             req = self.prewarms.pop(0)
             if self._prepare(req) and not self._take_slots(req):
                 self._end(req, "dropped")
@@ -347,8 +364,10 @@ class Engine:
         slot, hit = self.pool.take(req.scope, req.ids)
         hit = min(hit, len(req.ids) - 1)  # the last prompt token is always computed: its logits start the reply
         req.slots, req.pos, req.cached_tokens = [slot], hit, hit
+        req.shared = req.n > 1 and len(req.ids) >= self.share_prompt_from
         for _ in range(req.n - 1):
-            alt, alt_hit = self.pool.take(req.scope, req.ids)
+            # (a shared prompt's alternatives hold only their replies: any slot will do)
+            alt, alt_hit = self.pool.take(req.scope, req.ids[:0] if req.shared else req.ids)
             req.slots.append(alt)
             req.alt_hits.append(min(alt_hit, len(req.ids) - 1))
         self.metrics.prefix_lookups.inc()
@@ -363,13 +382,15 @@ class Engine:
     def _step(self) -> None:
         rows: list[tuple[object, int]] = [(s, 1) for s in self.running]
         real = [r for r in self.staged if not r.prewarm]
+        budget = self.prefill_tokens
         if real:
             prefill = real
-        elif self.staged and not self.running:
-            prefill = self.staged[:1]  # a prewarm, only while nobody is decoding
+        elif self.staged and (self.prewarm_busy_tokens or not self.running):
+            prefill = self.staged[:1]  # a prewarm: low priority, see prewarm_busy_tokens
+            if self.running:
+                budget = min(budget, self.prewarm_busy_tokens)
         else:
             prefill = []
-        budget = self.prefill_tokens
         for req in prefill:
             t = min(len(req.ids) - req.pos, self.prefill_chunk, budget)
             if t <= 0:
@@ -425,23 +446,25 @@ class Engine:
         return out
 
     def _forward(self, rows: list):
-        slots, starts, lengths, tokens, adapters = [], [], [], [], []
+        slots, starts, lengths, tokens, adapters, shares = [], [], [], [], [], []
         for row, t in rows:
             if isinstance(row, Seq):
                 slots.append(row.slot.index)
                 starts.append(row.pos)
                 tokens.append(torch.tensor([row.last]))
                 adapters.append(row.req.adapter)
+                shares.append((row.req.slots[0].index, len(row.req.ids)) if row.req.shared else None)
             else:
                 slots.append(row.slots[0].index)
                 starts.append(row.pos)
                 tokens.append(row.ids[row.pos:row.pos + t])
                 adapters.extend([row.adapter] * t)
+                shares.append(None)
             lengths.append(t)
         if self.schedule is not None:
             self.schedule.append(tuple(("decode:" if isinstance(r, Seq) else "prewarm:" if r.prewarm else "prefill:")
-                                       + (r.req.id if isinstance(r, Seq) else r.id) for r, _ in rows))
-        seg = Segments(slots, starts, lengths, self.device)
+                                       + (r.req.id if isinstance(r, Seq) else f"{r.id}:{t}") for r, t in rows))
+        seg = Segments(slots, starts, lengths, self.device, shares)
         return self.model(torch.cat(tokens).to(self.device), seg, self._lora(adapters), logits_at=seg.last_tokens())
 
     def _fail_rows(self, rows: list) -> None:
@@ -477,11 +500,12 @@ class Engine:
         base_seed = p.seed if p.seed is not None else int.from_bytes(os.urandom(7), "little")
         seqs = []
         for i, slot in enumerate(req.slots):
-            if i:
+            if i and not req.shared:
                 self._copy_prompt(req.slots[0], slot, req.alt_hits[i - 1], n_prompt)
             gen = torch.Generator().manual_seed(base_seed + i)
             seqs.append(Seq(req, i, slot, n_prompt, -1, gen, TextStream(self.tokenizer, p.stop)))
-        self.running.extend(seqs)
+        req.live = len(seqs)
+        self.running.extend(seqs)  # (siblings adjacent: a step attends them together)
         tokens = self._sample_isolated(logits[None].expand(p.n, -1), seqs)
         for s, tok in zip(seqs, tokens):
             if tok is not None and s in self.running:
@@ -536,9 +560,24 @@ class Engine:
         # The slot keeps the prompt and the reply: if the writer accepts the
         # suggestion, their next request hits all of it.
         kept = torch.cat([req.ids, torch.tensor(s.generated[:s.pos - len(req.ids)], dtype=torch.long)])
-        self.pool.park(s.slot, req.scope, kept[:s.pos])
+        self._release(s, kept[:s.pos])
         self._done(req, s.index, reason, len(s.generated))
         self._set_active()
+
+    def _release(self, s: Seq, kept: torch.Tensor) -> None:
+        """Give back an ended sequence's slot. With a shared prompt, the other
+        alternatives hold only their replies (freed), and slots[0] stays busy
+        while any sibling still reads its prompt, then is parked."""
+        req = s.req
+        req.live -= 1
+        if not req.shared:
+            return self.pool.park(s.slot, req.scope, kept)
+        if s.index == 0:
+            req.kept = kept
+        else:
+            self.pool.free(s.slot)
+        if not req.live:
+            self.pool.park(req.slots[0], req.scope, req.kept)
 
     def _end(self, req: Request, reason: str) -> None:
         for i in range(req.n):
@@ -566,6 +605,10 @@ class Engine:
         for s in [s for s in self.running if s.req is req]:
             self.running.remove(s)
             self.pool.free(s.slot)
+            req.live -= 1
+        if req.shared and req.kept is not None and not req.live:  # slots[0] outlived its sequence for the others
+            self.pool.free(req.slots[0])
+            req.kept = None
         self._error(req, code, message)
         self._set_active()
 

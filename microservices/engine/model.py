@@ -100,18 +100,36 @@ class Segments:
     starts: list[int]
     lengths: list[int]
     device: torch.device | str = "cpu"
+    # Per row, None or (parent slot, P): a decode row whose keys and values
+    # at positions 0..P-1 are in the parent's slot (the prompt its sibling
+    # alternatives share) and only from P on in its own (see attend_siblings).
+    shares: list[tuple[int, int] | None] | None = None
 
     def __post_init__(self):
         self.offsets = [0]
         for t in self.lengths:
             self.offsets.append(self.offsets[-1] + t)
+        if self.shares is None:
+            self.shares = [None] * len(self.slots)
         # Queries of a row may see keys up to their own position; one mask per
         # multi-token row, shared by every layer.
         self.masks = [None if t == 1 else attention_mask(torch.tensor([s], device=self.device), t, s + t)[0, 0]
                       for s, t in zip(self.starts, self.lengths)]
+        # Siblings attend together: adjacent rows with the same share and
+        # position read their common prefix once (first row -> row count).
+        self.groups: dict[int, int] = {}
+        i = 0
+        while i < len(self.slots):
+            j = i + 1
+            if self.shares[i] is not None:
+                while j < len(self.slots) and self.shares[j] == self.shares[i] and self.starts[j] == self.starts[i]:
+                    j += 1
+                self.groups[i] = j - i
+            i = j
         # Many short decode rows (the leading one-token rows) attend together:
         # gathering their few keys costs less than one call per row.
-        k = next((i for i, t in enumerate(self.lengths) if t != 1), len(self.lengths))
+        k = next((i for i, (t, sh) in enumerate(zip(self.lengths, self.shares)) if t != 1 or sh is not None),
+                 len(self.lengths))
         span = max(self.starts[:k], default=0) + 1
         self.batched = k if k >= BATCHED_MIN_ROWS and span <= BATCHED_MAX_SPAN else 0
         if self.batched:
@@ -133,6 +151,10 @@ class Segments:
             return torch.tensor(self.starts)
         return torch.cat([torch.arange(s, s + t) for s, t in zip(self.starts, self.lengths)])
 
+    def share_table(self) -> Tensor:
+        """[rows, 2] int64: each row's (parent slot, P), (0, 0) for none."""
+        return torch.tensor([sh or (0, 0) for sh in self.shares], dtype=torch.long).view(-1, 2)
+
     def token_slots(self) -> Tensor:
         if self.decode_only:
             return torch.tensor(self.slots)
@@ -151,6 +173,7 @@ class Step:
     pos: Tensor  # [N] its position
     rope: Tensor | None  # [N, head_dim // 2, 2]; None for learned positions
     lora: LoRARows | None
+    share: Tensor | None = None  # [rows, 2] Segments.share_table(), for the compiled graph's C++ attention
 
 
 class LoRABank(nn.Module):
@@ -290,11 +313,22 @@ class Attention(nn.Module):
             vals.masked_fill_(seg.batched_pad, 0)
             out.append(F.scaled_dot_product_attention(q[:, :b, None].transpose(0, 1), keys, vals,
                                                       attn_mask=seg.batched_mask, enable_gqa=gqa)[:, :, 0].transpose(0, 1))
-        for slot, start, t, off, mask in zip(seg.slots[b:], seg.starts[b:], seg.lengths[b:], seg.offsets[b:], seg.masks[b:]):
+        i = b
+        while i < len(seg.slots):
+            slot, start, t, off, mask = seg.slots[i], seg.starts[i], seg.lengths[i], seg.offsets[i], seg.masks[i]
             end = start + t
+            m = seg.groups.get(i)
+            if m:  # sibling decode rows: one token each, at offsets off .. off + m - 1
+                parent, shared = seg.shares[i]
+                out.append(attend_siblings(q[:, off:off + m].transpose(0, 1), self.cache.k, self.cache.v,
+                                           torch.tensor(seg.slots[i:i + m], device=q.device), parent, shared, end,
+                                           dtype).transpose(0, 1))
+                i += m
+                continue
             out.append(F.scaled_dot_product_attention(
                 q[None, :, off:off + t], self.cache.k[slot:slot + 1, :, :end].to(dtype),
                 self.cache.v[slot:slot + 1, :, :end].to(dtype), attn_mask=mask, enable_gqa=gqa)[0])
+            i += 1
         y = out[0] if len(out) == 1 else torch.cat(out, 1)
         return y.transpose(0, 1).reshape(n, a.n_head * a.head_dim)
 
@@ -424,7 +458,7 @@ class Transformer(nn.Module):
         device = tokens.device
         pos = seg.positions().to(device)
         if self.decode_graph is not None and seg.decode_only and (logits_at is None or len(logits_at) == len(pos)):
-            step = Step(seg, seg.token_slots().to(device), pos, None, None)  # what the graph's attention reads
+            step = Step(seg, seg.token_slots().to(device), pos, None, None, seg.share_table())  # what the graph's attention reads
             logits = self.decode_graph(tokens, step, lora.onehot if lora is not None else None)
             if logits is not None:
                 return logits
@@ -440,6 +474,43 @@ class Transformer(nn.Module):
         if logits_at is not None:
             x = x[logits_at.to(device)]
         return self.output(self.norm(x))
+
+
+def attention_lse(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """Attention [B, H, L, D] and its log-sum-exp [B, H, L] (natural log of
+    each query's softmax denominator), no mask: CPU's flash kernel returns
+    both; elsewhere, plainly."""
+    if q.device.type == "cpu":
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)[:2]
+        return out, lse
+    s = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    return s.softmax(-1) @ v, s.logsumexp(-1)
+
+
+def attend_siblings(q: Tensor, ck: Tensor, cv: Tensor, slots: Tensor, parent: int, shared: int, end: int,
+                    dtype: torch.dtype) -> Tensor:
+    """One decode query each of m sibling rows (a request's alternatives:
+    q [m, heads, head_dim], all at position end - 1) whose keys and values
+    at positions 0..shared-1 are in slot `parent` and from there on in
+    their own `slots` [m]: the common prefix is read once for all of them
+    (a long draft's 2,000 tokens, not 3 x 2,000), the own keys per row, and
+    the two softmaxes merged by their log-sum-exps. -> [m, heads, head_dim].
+    csrc/decode_ops.cpp's attend_siblings runs the same ops in the same order."""
+    m, heads, d = q.shape
+    kvh = ck.shape[1]
+    g = heads // kvh
+    qv = q.contiguous().view(m, kvh, g, d)
+    qp = qv.transpose(0, 1).reshape(1, kvh, m * g, d)  # a kv head's queries of every sibling together
+    o_p, lse_p = attention_lse(qp, ck[parent:parent + 1, :, :shared].to(dtype), cv[parent:parent + 1, :, :shared].to(dtype))
+    ks = ck[:, :, shared:end].index_select(0, slots).to(dtype)  # [m, kvh, end - shared, d]: a few tokens each
+    vs = cv[:, :, shared:end].index_select(0, slots).to(dtype)
+    o_s, lse_s = attention_lse(qv, ks, vs)
+    lse_p = lse_p.reshape(kvh, m, g).transpose(0, 1)
+    o_p = o_p.reshape(kvh, m, g, d).transpose(0, 1)
+    top = torch.maximum(lse_p, lse_s)
+    wp = (lse_p - top).exp().unsqueeze(-1)
+    ws = (lse_s - top).exp().unsqueeze(-1)
+    return ((o_p * wp + o_s * ws) / (wp + ws)).reshape(m, heads, d)
 
 
 def rope_table(seq_len: int, head_dim: int, base: float) -> Tensor:

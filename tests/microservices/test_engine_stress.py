@@ -40,6 +40,7 @@ WORDS = ("the harbour town woke slowly while fishermen mended nets along quay gu
          "she opened door light fell across floor").split()
 POISON = "Poisonous"  # a word whose forward raises: stands in for any request that trips a bug
 CONTEXT, MAX_NEW = 128, 12
+SHARE_FROM = 40  # alternatives of longer prompts read it from one slot (shorter ones copy it)
 NEAR_TIE = 0.01  # of the largest |logit|: how far apart a bf16 KV cache may move two tokens
 
 
@@ -67,7 +68,7 @@ class Recording(Engine):
 def _engine(model, tok, routes, n_adapters, **kw) -> Recording:
     return Recording(model, tok, routes=routes, n_adapters=n_adapters, context=CONTEXT, window_step=16,
                      reserve_tokens=MAX_NEW, prefill_chunk=24, prefill_tokens=48, max_queue=256,
-                     writer_max_queue=256, **kw)
+                     writer_max_queue=256, share_prompt_from=SHARE_FROM, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +262,7 @@ def test_random_schedule_matches_each_request_alone(built, arch, weights, seed):
                     assert _texts(evs, req.n) == texts, (rid, req.params, dones[0].usage)
                 checked += 1
         assert checked >= 3 and ties <= max(1, checked // 4)  # the schedule really compared requests
+
         if weights in ("compiled", "int4", "bf16-kv"):  # and its decode steps really ran compiled
             ran = engine.metrics.compiled.labels("ran")._value.get()
             assert ran > 10 and engine.metrics.compiled.labels("eager")._value.get() == 0

@@ -13,6 +13,7 @@ from microservices.engine.model import Segments, Step
 pytestmark = pytest.mark.skipif(bool(native.missing_tools()) or not native.load(),
                                 reason="the C++ ops need g++ and ninja (scripts/setup installs both)")
 SLOTS, CONTEXT = 6, 320  # rows from 256 keys on take SDPA, shorter ones the loops
+NO_SHARE = torch.zeros(1, 2, dtype=torch.long)
 
 
 @pytest.fixture(scope="module", params=[None, torch.bfloat16], ids=["fp32-kv", "bf16-kv"])
@@ -50,24 +51,55 @@ def test_decode_attend_writes_the_cache_and_attends_as_attention_attend(llama, r
     assert at.cache.k.dtype == (llama.kv_dtype or torch.float32)
     q, k, v = torch.randn(rows, a.n_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim), torch.randn(rows, a.n_kv_head, a.head_dim)
     seg = Segments(slots, pos, [1] * rows)
-    step = Step(seg, seg.token_slots(), seg.positions(), None, None)
+    step = Step(seg, seg.token_slots(), seg.positions(), None, None, seg.share_table())
     saved = at.cache.k.clone(), at.cache.v.clone()
     want = at.attend(q, k, v, step)
     after = at.cache.k.clone(), at.cache.v.clone()
     at.cache.k.copy_(saved[0]), at.cache.v.copy_(saved[1])
-    got = torch.ops.writeup_native.decode_attend(q, k, v, step.slot, step.pos, at.graph_key)
+    got = torch.ops.writeup_native.decode_attend(q, k, v, step.slot, step.pos, step.share, at.graph_key)
     assert got.dtype == want.dtype == torch.float32  # a bf16 cache: fp32 in and out
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     assert torch.equal(at.cache.k, after[0]) and torch.equal(at.cache.v, after[1])
+
+
+@pytest.mark.parametrize("shared", [40, 280])
+def test_siblings_attend_as_if_each_held_a_copy_of_the_shared_prompt(llama, shared):
+    """A request's alternatives: slot 0 holds the prompt (0..shared-1), each
+    sibling (slots 0, 2, 4) its own reply from there on, and attends over
+    both as one sequence, beside an ordinary row. The C++ op and the Python
+    path give the same bits (the same ops in the same order), and both what
+    attention over a sequence holding a copy of the prompt gives."""
+    torch.manual_seed(shared)
+    at, a = llama.layers[1].attention, llama.args
+    at.cache.k.normal_(), at.cache.v.normal_()
+    end = shared + 7  # each sibling's 7th reply token
+    slots, pos = [0, 2, 4, 1], [end - 1] * 3 + [100]
+    shares = [(0, shared)] * 3 + [None]
+    q, k, v = torch.randn(4, a.n_head, a.head_dim), torch.randn(4, a.n_kv_head, a.head_dim), torch.randn(4, a.n_kv_head, a.head_dim)
+    seg = Segments(slots, pos, [1] * 4, shares=shares)
+    assert seg.groups == {0: 3} and not seg.batched
+    step = Step(seg, seg.token_slots(), seg.positions(), None, None, seg.share_table())
+    saved = at.cache.k.clone(), at.cache.v.clone()
+    want = at.attend(q, k, v, step)
+    at.cache.k.copy_(saved[0]), at.cache.v.copy_(saved[1])
+    got = torch.ops.writeup_native.decode_attend(q, k, v, step.slot, step.pos, step.share, at.graph_key)
+    assert torch.equal(got[:3], want[:3])  # (the ordinary row: C++ loops against SDPA, as above)
+    torch.testing.assert_close(got[3], want[3], atol=1e-5, rtol=1e-5)
+    dtype = torch.float32
+    for i, slot in enumerate(slots[:3]):  # a sequence that holds a copy of the prompt
+        keys = torch.cat([at.cache.k[0, :, :shared], at.cache.k[slot, :, shared:end]], 1).to(dtype)
+        vals = torch.cat([at.cache.v[0, :, :shared], at.cache.v[slot, :, shared:end]], 1).to(dtype)
+        ref = torch.nn.functional.scaled_dot_product_attention(q[i][:, None], keys, vals, enable_gqa=True)
+        torch.testing.assert_close(got[i], ref.reshape(-1), atol=1e-5, rtol=1e-5)
 
 
 def test_decode_attend_refuses_a_position_outside_the_cache(llama):
     at, a = llama.layers[0].attention, llama.args
     q, kv = torch.randn(1, a.n_head, a.head_dim), torch.randn(1, a.n_kv_head, a.head_dim)
     with pytest.raises(RuntimeError, match="row 0 writes outside the cache"):
-        torch.ops.writeup_native.decode_attend(q, kv, kv, torch.tensor([0]), torch.tensor([CONTEXT]), at.graph_key)
+        torch.ops.writeup_native.decode_attend(q, kv, kv, torch.tensor([0]), torch.tensor([CONTEXT]), NO_SHARE, at.graph_key)
     with pytest.raises(RuntimeError, match="no KV cache registered under key 999999"):
-        torch.ops.writeup_native.decode_attend(q, kv, kv, torch.tensor([0]), torch.tensor([0]), 999999)
+        torch.ops.writeup_native.decode_attend(q, kv, kv, torch.tensor([0]), torch.tensor([0]), NO_SHARE, 999999)
 
 
 def _decode(m, lengths, steps=3):

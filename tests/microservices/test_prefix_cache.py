@@ -125,3 +125,49 @@ def test_long_document_window_keeps_hitting(tiny_dir):
         assert r["usage"][0]["cached_tokens"] > 100  # same window start, so the prefix still matches
     finally:
         engine.stop()
+
+
+def test_alternatives_share_a_long_prompt_and_it_outlives_the_first_to_end(tiny_dir):
+    """n alternatives of a long prompt read it from slots[0] (no copy: the
+    others hold only their replies). When alternative 0 ends first, slots[0]
+    stays busy until the others end: the writer's next request, an edit in
+    the middle that would rewrite it, takes another slot, and the others
+    decode exactly as with their own copies of the prompt."""
+    from microservices.engine.engine import Engine, Request
+    from microservices.engine.loader import load_model, load_tokenizer
+    from contract.sampling_params import SamplingParams
+
+    folder = tiny_dir / "tiny-llama"
+    cut = len(DOC) // 2
+    edited = DOC[:cut] + " Suddenly, a storm. " + DOC[cut:]
+    texts = {}
+    for share_from in (64, 10**6):  # shared; copied, as for short prompts
+        engine = Engine(load_model(folder, "cpu"), load_tokenizer(folder), routes={"tiny": 0}, max_batch=4,
+                        context=512, prefix_cache_mb=64, share_prompt_from=share_from)
+        got = {}
+
+        def emit(ev):
+            if ev.__class__.__name__ == "Token":
+                got[ev.id, ev.index] = got.get((ev.id, ev.index), "") + ev.text
+
+        req = Request(id="a", route="tiny", prompt=DOC, emit=emit, writer="ada",
+                      params=SamplingParams(n=3, max_tokens=12, temperature=0))
+        engine.submit(req)
+        with torch.no_grad():
+            while not engine.running or len(engine.running[0].generated) < 3:
+                engine.tick()
+            assert req.shared == (share_from == 64)
+            if req.shared:
+                assert all(len(s.tokens) == 0 for s in req.slots[1:])  # replies only: no copy of the prompt
+            engine._finish(engine.running[0], "stop")  # alternative 0 stops first
+            assert req.slots[0].busy == req.shared
+            engine.submit(Request(id="b", route="tiny", prompt=edited, emit=emit, writer="ada",
+                                  params=SamplingParams(max_tokens=12, temperature=0)))
+            while engine.tick():
+                if req.shared and req.live:
+                    assert all(s.slot is not req.slots[0] for s in engine.running if s.req.id == "b")
+        assert not any(s.busy for s in engine.pool.slots)
+        if req.shared:  # slots[0] parked with the prompt and its reply; the others free
+            assert len(req.slots[0].tokens) > len(req.ids) and all(s.scope is None for s in req.slots[1:])
+        texts[share_from] = got
+    assert texts[64] == texts[10**6] and len(texts[64]) == 4

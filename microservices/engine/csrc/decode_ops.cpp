@@ -100,15 +100,57 @@ void attend_short_rows(const at::Tensor& q, const at::Tensor& ck, const at::Tens
   });
 }
 
+// Sibling rows (a request's alternatives, adjacent, at one position) whose
+// keys and values at 0..P-1 are in a parent slot and from P on in their own:
+// the same ops in the same order as model.py's attend_siblings (so either path
+// gives the same bits): the prefix read once for every sibling's queries, the
+// own keys per row, the two softmaxes merged by their log-sum-exps.
+void attend_siblings(const at::Tensor& q, const at::Tensor& ck, const at::Tensor& cv, const at::Tensor& slots,
+                     const int64_t* ps, const int64_t* sh, std::vector<bool>& done, at::Tensor& out) {
+  const int64_t n = q.size(0), heads = q.size(1), d = q.size(2), kvh = ck.size(1), g = heads / kvh;
+  for (int64_t i = 0; i < n;) {
+    const int64_t parent = sh[2 * i], shared = sh[2 * i + 1];
+    int64_t j = i + 1;
+    if (shared <= 0) {
+      i = j;
+      continue;
+    }
+    while (j < n && sh[2 * j] == parent && sh[2 * j + 1] == shared && ps[j] == ps[i]) j++;
+    const int64_t m = j - i, end = ps[i] + 1;
+    TORCH_CHECK(parent >= 0 && parent < ck.size(0) && shared < end,
+                "writeup_native.decode_attend: row ", i, " shares a prefix outside the cache");
+    auto qv = q.narrow(0, i, m).contiguous().view({m, kvh, g, d});
+    auto qp = qv.transpose(0, 1).reshape({1, kvh, m * g, d});
+    auto pre = at::_scaled_dot_product_flash_attention_for_cpu(
+        qp, ck.narrow(0, parent, 1).narrow(2, 0, shared).to(q.scalar_type()),
+        cv.narrow(0, parent, 1).narrow(2, 0, shared).to(q.scalar_type()));
+    auto idx = slots.narrow(0, i, m);
+    auto ks = ck.narrow(2, shared, end - shared).index_select(0, idx).to(q.scalar_type());
+    auto vs = cv.narrow(2, shared, end - shared).index_select(0, idx).to(q.scalar_type());
+    auto own = at::_scaled_dot_product_flash_attention_for_cpu(qv, ks, vs);
+    auto lse_p = std::get<1>(pre).reshape({kvh, m, g}).transpose(0, 1);
+    auto o_p = std::get<0>(pre).reshape({kvh, m, g, d}).transpose(0, 1);
+    const auto& lse_s = std::get<1>(own);
+    const auto& o_s = std::get<0>(own);
+    auto top = at::maximum(lse_p, lse_s);
+    auto wp = (lse_p - top).exp().unsqueeze(-1);
+    auto ws = (lse_s - top).exp().unsqueeze(-1);
+    out.narrow(0, i, m).copy_(((o_p * wp + o_s * ws) / (wp + ws)).reshape({m, heads * d}));
+    for (int64_t r = i; r < j; r++) done[r] = true;
+    i = j;
+  }
+}
+
 // One decode token a row: writes each row's key and value at its position in
 // its slot, then attends its query over that slot's keys 0..pos (no mask, no
 // gather, no copy: a view of the slot). Query heads share kv heads in groups
 // (head h reads kv head h / group, as SDPA's enable_gqa), so a group's queries
 // can go together as one [group, head_dim] x [head_dim, pos + 1] product.
-// q [N, heads, head_dim], k, v [N, kv_heads, head_dim], slots, pos [N] (int64)
-// -> [N, heads * head_dim].
+// q [N, heads, head_dim], k, v [N, kv_heads, head_dim], slots, pos [N] (int64),
+// share [N, 2] (int64: parent slot and shared length, 0 for none; see
+// attend_siblings) -> [N, heads * head_dim].
 at::Tensor decode_attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                         const at::Tensor& slots, const at::Tensor& pos, int64_t key) {
+                         const at::Tensor& slots, const at::Tensor& pos, const at::Tensor& share, int64_t key) {
   const auto& cache = lookup(caches, key, "KV cache");
   const at::Tensor& ck = cache.first;  // [slots, kv_heads, max_seq, head_dim]
   const at::Tensor& cv = cache.second;
@@ -120,6 +162,10 @@ at::Tensor decode_attend(const at::Tensor& q, const at::Tensor& k, const at::Ten
   auto pos_cpu = pos.to(at::kCPU, at::kLong).contiguous();
   const int64_t* sl = slot_cpu.data_ptr<int64_t>();
   const int64_t* ps = pos_cpu.data_ptr<int64_t>();
+  auto share_cpu = share.to(at::kCPU, at::kLong).contiguous();
+  TORCH_CHECK(share_cpu.dim() == 2 && share_cpu.size(0) == n && share_cpu.size(1) == 2,
+              "writeup_native.decode_attend: share must be [rows, 2]");
+  const int64_t* sh = share_cpu.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; i++) {
     TORCH_CHECK(sl[i] >= 0 && sl[i] < ck.size(0) && ps[i] >= 0 && ps[i] < max_seq,
                 "writeup_native.decode_attend: row ", i, " writes outside the cache");
@@ -132,9 +178,10 @@ at::Tensor decode_attend(const at::Tensor& q, const at::Tensor& k, const at::Ten
   // threads), one call a row over views of its slot. The rest below, all
   // rows at once.
   std::vector<bool> done(n, false);
+  attend_siblings(q, ck, cv, slot_cpu, ps, sh, done, out);
   for (int64_t i = 0; i < n; i++) {
     const int64_t len = ps[i] + 1;
-    if (len < kLongRow && n > 1) continue;
+    if (done[i] || (len < kLongRow && n > 1)) continue;
     // (a bf16 cache under an fp32 model: read as fp32, as every path does,
     // so a row's output does not depend on the path it took)
     auto keys = ck.select(0, sl[i]).narrow(1, 0, len).unsqueeze(0).to(q.scalar_type());  // [1, kv_heads, len, head_dim]
@@ -179,7 +226,7 @@ TORCH_LIBRARY(writeup_native, m) {
   m.def("set_cache(int key, Tensor k, Tensor v) -> ()", set_cache);
   m.def("forget(int key) -> ()", forget);
   m.def("fp16_linear(Tensor x, int key) -> Tensor");
-  m.def("decode_attend(Tensor q, Tensor k, Tensor v, Tensor slots, Tensor pos, int key) -> Tensor");
+  m.def("decode_attend(Tensor q, Tensor k, Tensor v, Tensor slots, Tensor pos, Tensor share, int key) -> Tensor");
   m.impl("fp16_linear", c10::DispatchKey::CPU, TORCH_FN(fp16_linear));
   m.impl("decode_attend", c10::DispatchKey::CPU, TORCH_FN(decode_attend));
 }
