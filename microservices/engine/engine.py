@@ -323,9 +323,15 @@ class Engine:
                 self._error(req, "busy", "The model is serving as many requests as it can; retry in a moment.")
         if (self.prewarms and not len(self.waiting) and not any(r.prewarm for r in self.staged)
                 and len(self.staged) < self.max_staged and (self.prewarm_busy_tokens or not (self.staged or self.running))):
-            req = self.prewarms.pop(0)
-            if self._prepare(req) and not self._take_slots(req):
-                self._end(req, "dropped")
+            # A writer's own request in flight holds their draft's slot: a
+            # prewarm now would miss it and compute the whole draft again in
+            # another. It waits; that slot is parked with the text at the end.
+            active = {s.req.scope for s in self.running} | {r.scope for r in self.staged}
+            req = next((r for r in self.prewarms if r.scope not in active), None)
+            if req is not None:
+                self.prewarms.remove(req)
+                if self._prepare(req) and not self._take_slots(req):
+                    self._end(req, "dropped")
         self._set_active()
 
     def _prepare(self, req: Request) -> bool:

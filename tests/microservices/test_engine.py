@@ -196,6 +196,28 @@ def test_prewarm_yields_to_running_streams(tiny_dir, busy_tokens):
     assert done[0].usage.prompt_tokens > 64 and done[0].usage.cached_tokens >= done[0].usage.prompt_tokens - 2
 
 
+def test_a_prewarm_waits_for_its_writers_request_in_flight(tiny_dir):
+    """The editor prewarms while a suggestion streams (the writer typed on):
+    the draft's slot is busy with that request, so a prewarm run now would
+    miss and compute the whole draft again in another slot. It waits, and
+    then computes only what the writer added."""
+    from microservices.engine.engine import Request
+    from contract.sampling_params import SamplingParams
+
+    engine = make_engine(tiny_dir / "tiny-llama", max_batch=4, context=512, prefix_cache_mb=4, prefill_chunk=16)
+    engine.stop()
+    events = []
+    doc = " ".join(PROMPTS * 6)
+    engine.submit(Request(id="a", route="tiny", prompt=doc, params=SamplingParams(max_tokens=20, n=2),
+                          emit=events.append, writer="ada"))
+    _drive(engine, lambda: engine.running)
+    engine.submit(Request(id="w", route="tiny", prompt=doc + " And then", prewarm=True, emit=events.append, writer="ada"))
+    _drive(engine, lambda: engine.idle)
+    (done,) = [e for e in events if e.id == "w"]
+    assert done.finish_reason == "prefilled"
+    assert done.usage.cached_tokens >= len(engine.tokenize(doc)) - 2, done.usage
+
+
 def test_a_real_request_takes_over_its_writers_prewarm(tiny_dir):
     """A writer who pauses before their prewarm finishes keeps what it computed."""
     from microservices.engine.engine import Request
