@@ -108,7 +108,8 @@ class Engine:
                  reserve_tokens: int = 200, prefill_chunk: int = 256, prefill_tokens: int = 512,
                  max_staged: int = 4, prefix_cache_mb: float = 512, writer_max_seqs: int | None = None,
                  writer_max_queue: int = 8, cache_per_writer: int = 4, max_prewarms: int = 16,
-                 share_prompt_from: int = 256, prewarm_busy_tokens: int = 256, metrics: EngineMetrics | None = None, threads: int | None = None):
+                 share_prompt_from: int = 256, prewarm_busy_tokens: int = 256,
+                 metrics: EngineMetrics | None = None, threads: int | None = None):
         self.model, self.tokenizer = model, tokenizer
         self.threads = threads  # torch CPU threads for the engine thread
         self.routes = routes  # route -> adapter index (0 = base)
@@ -386,7 +387,8 @@ class Engine:
 
     # ---- one forward --------------------------------------------------------
     def _step(self) -> None:
-        rows: list[tuple[object, int]] = [(s, 1) for s in self.running]
+        # (rows that share a prompt last: the leading short rows attend batched, see Segments)
+        rows: list[tuple[object, int]] = sorted(((s, 1) for s in self.running), key=lambda r: r[0].req.shared)
         real = [r for r in self.staged if not r.prewarm]
         budget = self.prefill_tokens
         if real:
