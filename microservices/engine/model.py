@@ -126,6 +126,7 @@ class Segments:
                     j += 1
                 self.groups[i] = j - i
             i = j
+        self.group_slots = {i: torch.tensor(self.slots[i:i + m], device=self.device) for i, m in self.groups.items()}
         # Many short decode rows (the leading one-token rows) attend together:
         # gathering their few keys costs less than one call per row.
         k = next((i for i, (t, sh) in enumerate(zip(self.lengths, self.shares)) if t != 1 or sh is not None),
@@ -321,8 +322,7 @@ class Attention(nn.Module):
             if m:  # sibling decode rows: one token each, at offsets off .. off + m - 1
                 parent, shared = seg.shares[i]
                 out.append(attend_siblings(q[:, off:off + m].transpose(0, 1), self.cache.k, self.cache.v,
-                                           torch.tensor(seg.slots[i:i + m], device=q.device), parent, shared, end,
-                                           dtype).transpose(0, 1))
+                                           seg.group_slots[i], parent, shared, end, dtype).transpose(0, 1))
                 i += m
                 continue
             out.append(F.scaled_dot_product_attention(
